@@ -1,0 +1,4 @@
+//! fastnn's criterion benches: one module per area.
+use criterion::criterion_main;
+
+criterion_main!();

@@ -1,0 +1,1 @@
+//! `fastnn bench`: the library side of the benchmark commands.

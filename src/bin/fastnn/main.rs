@@ -1,0 +1,2 @@
+//! The `fastnn` command-line tool.
+fn main() {}

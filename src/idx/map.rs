@@ -1,0 +1,1 @@
+//! Memory-mapping and gzip caching.

@@ -1,0 +1,3 @@
+//! fastnn's integration tests: one binary, one module per area.
+
+mod util;
