@@ -10,5 +10,11 @@ pub mod dataset;
 mod error;
 pub mod idx;
 pub mod kernels;
+pub mod model;
+pub mod nn;
+pub mod preprocess;
+pub mod train;
 
 pub use error::{Error, Result};
+pub use nn::Network;
+pub use train::{Samples, TrainConfig, Trainer, evaluate, predict};

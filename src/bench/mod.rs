@@ -1,1 +1,3 @@
 //! `fastnn bench`: the library side of the benchmark commands.
+
+pub mod train;

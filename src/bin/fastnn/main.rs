@@ -1,2 +1,368 @@
-//! The `fastnn` command-line tool.
-fn main() {}
+//! The `fastnn` command-line tool: argument parsing and printing over the
+//! library.
+
+mod args;
+mod report;
+
+use anyhow::{Context, Result, bail};
+use args::*;
+use clap::Parser;
+use fastnn::dataset::{Dataset, DatasetSource, SplitKind};
+use fastnn::kernels::KernelChoice;
+use fastnn::model::{self, Provenance};
+use fastnn::nn::optim::{AdamConfig, OptimizerConfig, SgdConfig};
+use fastnn::nn::{Activation, Init, Loss};
+use fastnn::preprocess::PreprocessKind;
+use fastnn::train::{Evaluation, Inputs, Preset, Samples, TrainConfig, Trainer};
+use fastnn::{Network, evaluate, predict};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    // Refuse, before any kernel runs, a CPU lacking a compiled-in feature.
+    if let Err(msg) = fastnn::kernels::cpu::ensure_supported() {
+        eprintln!("fastnn: {msg}");
+        return ExitCode::FAILURE;
+    }
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`fastnn ... | head`) is not a failure.
+            if let Some(io) = e.root_cause().downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("fastnn: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(a) => {
+            let pool = pool(&a.threads)?;
+            pool.install(|| train(a))
+        }
+        Command::Eval(a) => {
+            let pool = pool(&a.threads)?;
+            pool.install(|| eval(a))
+        }
+        Command::Predict(a) => predict_cmd(a),
+        Command::Show(a) => show(a),
+        Command::Bench(a) => bench(a),
+        Command::Data(a) => data(a),
+    }
+}
+
+/// The rayon pool `--threads` asks for (all cores by default). Everything
+/// runs inside it, so no pool is ever nested in another.
+fn pool(threads: &ThreadsArg) -> Result<rayon::ThreadPool> {
+    let n = threads
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .context("cannot start worker threads")
+}
+
+fn open_dataset(spec: &str) -> Result<Dataset> {
+    let source: DatasetSource = spec.parse()?;
+    Ok(Dataset::open(&source)?)
+}
+
+fn samples(ds: &Dataset, kind: SplitKind) -> Samples<'_> {
+    let s = ds.split(kind);
+    Samples::from_u8(s.pixels(), s.labels(), s.rows(), s.cols())
+}
+
+/// The preset's settings with every flag given applied over them.
+fn train_config(a: &TrainArgs) -> TrainConfig {
+    let preset = match a.preset {
+        PresetArg::Fashion => Preset::Fashion,
+        PresetArg::Mnist => Preset::Mnist,
+    };
+    let mut c = TrainConfig::preset(preset);
+    if let Some(h) = &a.hidden {
+        c.hidden = h.iter().map(|&w| w as usize).collect();
+    }
+    if let Some(act) = a.activation {
+        c.activation = match act {
+            ActivationArg::Relu => Activation::Relu,
+            ActivationArg::Sigmoid => Activation::Sigmoid,
+            ActivationArg::Tanh => Activation::Tanh,
+        };
+    }
+    if let Some(l) = a.loss {
+        c.loss = match l {
+            LossArg::Xent => Loss::Xent,
+            LossArg::Mse => Loss::Mse,
+        };
+    }
+    c.optimizer = match a.optimizer {
+        Some(OptimizerArg::Sgd) => OptimizerConfig::Sgd(SgdConfig {
+            lr: a.lr.unwrap_or(SgdConfig::default().lr),
+            momentum: a.momentum.unwrap_or(0.0),
+        }),
+        _ => OptimizerConfig::Adam(AdamConfig {
+            lr: a.lr.unwrap_or(AdamConfig::default().lr),
+            ..AdamConfig::default()
+        }),
+    };
+    if let Some(e) = a.epochs {
+        c.epochs = e as usize;
+    }
+    if let Some(b) = a.batch_size {
+        c.batch_size = b as usize;
+    }
+    if let Some(p) = a.preprocess {
+        c.preprocess = match p {
+            PreprocessArg::Scale => PreprocessKind::Scale,
+            PreprocessArg::KerasNormalize => PreprocessKind::KerasNormalize,
+            PreprocessArg::Standardize => PreprocessKind::Standardize,
+        };
+    }
+    if let Some(i) = a.init {
+        c.init = match i {
+            InitArg::Glorot => Init::GlorotUniform,
+            InitArg::He => Init::HeUniform,
+        };
+    }
+    if let Some(s) = a.seed {
+        c.seed = s;
+    }
+    c.eval_each_epoch = a.plots.is_some();
+    c.checkpoint_dir = a.checkpoint_dir.clone();
+    c
+}
+
+fn kernel_choice(k: KernelArg) -> KernelChoice {
+    match k {
+        KernelArg::Simd => KernelChoice::Simd,
+        KernelArg::Scalar => KernelChoice::Scalar,
+        KernelArg::Matrixmultiply => KernelChoice::MatrixMultiply,
+    }
+}
+
+fn describe(net: &Network, c: &TrainConfig) -> String {
+    let arch = net.architecture();
+    let widths: Vec<String> = std::iter::once(arch.inputs())
+        .chain(arch.widths())
+        .map(|w| w.to_string())
+        .collect();
+    format!(
+        "{} {:?}, {} loss, {} lr {}, batch {}, {} epochs, preprocess {}, seed {}, {} threads",
+        widths.join("-"),
+        arch.activation,
+        arch.loss.name(),
+        c.optimizer.name(),
+        c.optimizer.lr(),
+        c.batch_size,
+        c.epochs,
+        arch.preprocess.name(),
+        c.seed,
+        rayon::current_num_threads(),
+    )
+    .to_lowercase()
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    if a.resume.is_some() && (a.hidden.is_some() || a.seed.is_some() || a.batch_size.is_some()) {
+        bail!("--resume continues with the checkpoint's settings; only --epochs may change them");
+    }
+    let mut config = train_config(&a);
+    let (resumed, dataset_spec) = match &a.resume {
+        Some(path) => {
+            let loaded = model::load(path)?;
+            let Some(ckpt) = loaded.checkpoint else {
+                bail!("{}: is a model, not a checkpoint (it has no optimizer state)", path.display());
+            };
+            let mut c = ckpt.config;
+            if let Some(e) = a.epochs {
+                c.epochs = e as usize;
+            }
+            c.eval_each_epoch = config.eval_each_epoch;
+            c.checkpoint_dir = config.checkpoint_dir.clone();
+            config = c;
+            let mut trainer = Trainer::new(&loaded.network, config.clone())?;
+            trainer.restore(ckpt.optimizer, ckpt.history);
+            let spec = a.dataset.clone().unwrap_or(loaded.provenance.dataset);
+            (Some((loaded.network, trainer)), spec)
+        }
+        None => {
+            let spec = a.dataset.clone().unwrap_or_else(|| match a.preset {
+                PresetArg::Fashion => "fashion".into(),
+                PresetArg::Mnist => "mnist".into(),
+            });
+            (None, spec)
+        }
+    };
+    let ds = open_dataset(&dataset_spec)?;
+    let (train, test) = (samples(&ds, SplitKind::Train), samples(&ds, SplitKind::Test));
+    let (mut net, mut trainer) = match resumed {
+        Some(resumed) => resumed,
+        None => {
+            let net = config.build_network(&train, ds.classes())?;
+            let trainer = Trainer::new(&net, config.clone())?;
+            (net, trainer)
+        }
+    };
+    net.set_kernel(kernel_choice(a.kernel));
+    println!(
+        "fastnn {}: {} ({} training, {} test images of {}x{})",
+        env!("CARGO_PKG_VERSION"),
+        ds.name(),
+        train.len(),
+        test.len(),
+        train.rows,
+        train.cols
+    );
+    println!("{}", describe(&net, &config));
+    if trainer.epochs_done() > 0 {
+        println!("resuming after epoch {}", trainer.epochs_done());
+    }
+
+    let started = Instant::now();
+    let mut progress = report::Progress::new();
+    trainer.fit(&mut net, &train, Some(&test), &mut |e| progress.on_event(e))?;
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    let eval = evaluate(&net, &test)?;
+    println!();
+    println!("Test loss: {:.4}", eval.loss);
+    println!("Test accuracy: {:.4}", eval.accuracy);
+    if let Some(last) = trainer.history().last() {
+        let gap = (last.accuracy - eval.accuracy) * 100.0;
+        println!(
+            "Train accuracy {:.4} vs test accuracy {:.4}: a gap of {gap:.1} points. {}",
+            last.accuracy,
+            eval.accuracy,
+            if gap > 1.0 {
+                "The network fits the training images better than unseen ones: that gap is overfitting."
+            } else {
+                "Little overfitting so far."
+            }
+        );
+    }
+    println!();
+    print_predictions(&net, &ds, &(0..10.min(test.len())).collect::<Vec<_>>())?;
+
+    if let Some(path) = &a.save {
+        let prov = Provenance {
+            dataset: dataset_spec.clone(),
+        };
+        model::save(path, &net, &prov)?;
+        println!("saved the model to {}", path.display());
+    }
+    if let Some(path) = &a.json {
+        let summary = serde_json::json!({
+            "fastnn_version": env!("CARGO_PKG_VERSION"),
+            "simd": fastnn::kernels::cpu::describe(),
+            "dataset": dataset_spec,
+            "threads": rayon::current_num_threads(),
+            "config": config,
+            "architecture": net.architecture(),
+            "epochs": trainer.history(),
+            "train_seconds": train_seconds,
+            "test_loss": eval.loss,
+            "test_accuracy": eval.accuracy,
+        });
+        write_json(path, &summary)?;
+    }
+    Ok(())
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    model::write_atomically(path, text.as_bytes())?;
+    Ok(())
+}
+
+/// Prints expected and guessed class of test images.
+fn print_predictions(net: &Network, ds: &Dataset, indices: &[usize]) -> Result<()> {
+    let test = ds.test();
+    let probs = predict(net, Inputs::U8(test.pixels()), indices)?;
+    let names = ds.classes();
+    for (&i, p) in indices.iter().zip(&probs) {
+        let guess = fastnn::kernels::eltwise::argmax(p);
+        let expected = test.label(i) as usize;
+        println!(
+            "test image {i:>5}: Expected: {:<12} Guess: {:<12} ({:.1}%){}",
+            names[expected],
+            names[guess],
+            p[guess] * 100.0,
+            if guess == expected { "" } else { "  <- wrong" }
+        );
+    }
+    Ok(())
+}
+
+fn print_eval(eval: &Evaluation) {
+    println!("Test loss: {:.4}", eval.loss);
+    println!("Test accuracy: {:.4}", eval.accuracy);
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let loaded = model::load(&a.model)?;
+    let spec = a.dataset.unwrap_or(loaded.provenance.dataset);
+    let ds = open_dataset(&spec)?;
+    let eval = evaluate(&loaded.network, &samples(&ds, SplitKind::Test))?;
+    print_eval(&eval);
+    if let Some(path) = &a.json {
+        write_json(path, &serde_json::to_value(&eval)?)?;
+    }
+    Ok(())
+}
+
+fn predict_cmd(a: PredictArgs) -> Result<()> {
+    let loaded = model::load(&a.model)?;
+    let spec = a.dataset.unwrap_or(loaded.provenance.dataset);
+    let ds = open_dataset(&spec)?;
+    print_predictions(&loaded.network, &ds, &a.index)?;
+    let _ = (a.image, a.out);
+    Ok(())
+}
+
+fn show(a: ShowArgs) -> Result<()> {
+    let _ = a;
+    bail!("`fastnn show` is not built yet")
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    let _ = a;
+    bail!("`fastnn bench` is not built yet")
+}
+
+fn data(a: DataArgs) -> Result<()> {
+    match a.command {
+        DataCommand::Info { files } => {
+            for f in files {
+                let info = fastnn::idx::info(&f)?;
+                println!("{}: {info}", f.display());
+            }
+        }
+        DataCommand::Verify => {
+            let dir = fastnn::dataset::data_dir();
+            let rows = fastnn::dataset::verify_data(&dir)?;
+            let mut bad = 0;
+            for r in &rows {
+                println!("{r}");
+                bad += usize::from(!r.ok);
+            }
+            if bad > 0 {
+                bail!("{bad} of {} files in {} do not match their checksums", rows.len(), dir.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}

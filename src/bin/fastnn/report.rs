@@ -1,0 +1,130 @@
+//! Printing: the Keras-style progress line, tables and summaries.
+
+use fastnn::train::{EpochStats, Event};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::LazyLock;
+use std::time::Instant;
+
+/// `fastnn --version`: the crate version and the compiled and detected SIMD
+/// features.
+pub static VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        fastnn::kernels::cpu::describe()
+    )
+});
+
+/// Seconds and time per step as Keras prints them: `2s 1ms/step`.
+pub fn keras_time(seconds: f64, steps: usize) -> String {
+    let per = seconds / steps.max(1) as f64;
+    let per = if per >= 1.0 {
+        format!("{per:.0}s/step")
+    } else if per >= 1e-3 {
+        format!("{:.0}ms/step", per * 1e3)
+    } else {
+        format!("{:.0}us/step", per * 1e6)
+    };
+    let total = if seconds >= 10.0 {
+        format!("{seconds:.0}s")
+    } else {
+        format!("{seconds:.2}s")
+    };
+    format!("{total} {per}")
+}
+
+/// The per-epoch progress: a live bar in a terminal, one plain line per
+/// epoch otherwise, both in Keras's format
+/// (`1875/1875 [====] - 0.31s 165us/step - loss: 0.2488 - accuracy: 0.9076`).
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    live: bool,
+    started: Instant,
+    last_draw: Instant,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress {
+            bar: None,
+            live: std::io::stdout().is_terminal(),
+            started: Instant::now(),
+            last_draw: Instant::now(),
+        }
+    }
+
+    pub fn on_event(&mut self, event: Event) {
+        match event {
+            Event::EpochStart { epoch, epochs, steps } => {
+                println!("Epoch {epoch}/{epochs}");
+                self.started = Instant::now();
+                if self.live {
+                    let bar = ProgressBar::with_draw_target(
+                        Some(steps as u64),
+                        ProgressDrawTarget::stdout_with_hz(10),
+                    );
+                    bar.set_style(
+                        ProgressStyle::with_template("{pos:>5}/{len} [{bar:30}] - {msg}")
+                            .expect("valid template")
+                            .progress_chars("=>."),
+                    );
+                    self.bar = Some(bar);
+                }
+            }
+            Event::Step {
+                step,
+                steps,
+                loss,
+                accuracy,
+            } => {
+                // Drawing is throttled: the step itself takes microseconds.
+                if let Some(bar) = &self.bar
+                    && (step == steps || self.last_draw.elapsed().as_millis() >= 100)
+                {
+                    self.last_draw = Instant::now();
+                    bar.set_position(step as u64);
+                    let secs = self.started.elapsed().as_secs_f64();
+                    bar.set_message(format!(
+                        "{} - loss: {loss:.4} - accuracy: {accuracy:.4}",
+                        keras_time(secs, step)
+                    ));
+                }
+            }
+            Event::EpochEnd(stats) => {
+                let line = epoch_line(stats);
+                match self.bar.take() {
+                    Some(bar) => {
+                        bar.set_position(stats.steps as u64);
+                        bar.finish_with_message(line_tail(stats));
+                    }
+                    None => println!("{line}"),
+                }
+            }
+        }
+    }
+}
+
+fn line_tail(s: &EpochStats) -> String {
+    let mut t = format!(
+        "{} - loss: {:.4} - accuracy: {:.4}",
+        keras_time(s.seconds, s.steps),
+        s.loss,
+        s.accuracy
+    );
+    if let (Some(l), Some(a)) = (s.test_loss, s.test_accuracy) {
+        t += &format!(" - test_loss: {l:.4} - test_accuracy: {a:.4}");
+    }
+    t
+}
+
+/// One epoch's line without a bar.
+pub fn epoch_line(s: &EpochStats) -> String {
+    format!(
+        "{}/{} [{}] - {}",
+        s.steps,
+        s.steps,
+        "=".repeat(30),
+        line_tail(s)
+    )
+}

@@ -1,0 +1,313 @@
+//! Model files: safetensors holding every layer's weights and biases, with
+//! the architecture, preprocessing constants, class names and provenance in
+//! the metadata; checkpoints add the optimizer state and the history.
+//!
+//! Tensors: `layers.{l}.weight` (`inputs × outputs`, row-major f32) and
+//! `layers.{l}.bias` (`outputs`); a checkpoint adds `optimizer.{name}`.
+//! Metadata keys (JSON values): `format` = `"fastnn-model"`, `format_version`,
+//! `fastnn_version`, `architecture`, `class_names`, `dataset`; checkpoints add
+//! `train_config`, `optimizer_steps`, `history`. Python reads them with
+//! `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
+//!
+//! Writes are atomic: a temporary file in the same folder, synced, then
+//! renamed over the target, so a good file is never replaced by a partial one.
+
+use crate::nn::optim::{AnyOptimizer, Optimizer};
+use crate::nn::{Architecture, Dense, Network};
+use crate::train::{EpochStats, TrainConfig, Trainer};
+use crate::{Error, Result};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const FORMAT: &str = "fastnn-model";
+const FORMAT_VERSION: &str = "1";
+/// Larger files are refused before being read: fastnn's networks are small.
+const MAX_FILE_BYTES: u64 = 1 << 31;
+
+/// Where a model came from, stored beside the weights.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Provenance {
+    /// The dataset it was trained on.
+    pub dataset: String,
+}
+
+/// Saves `net` to `path` as safetensors (atomically).
+pub fn save(path: &Path, net: &Network, provenance: &Provenance) -> Result<()> {
+    let meta = base_metadata(net, provenance);
+    write(path, net, meta, &[])
+}
+
+/// A model read back, with what its file said about it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The network.
+    pub network: Network,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// For checkpoints: the training state to resume from.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// The state a checkpoint adds to a model.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// The settings of the interrupted run.
+    pub config: TrainConfig,
+    /// Optimizer with its state restored.
+    pub optimizer: AnyOptimizer,
+    /// The epochs completed.
+    pub history: Vec<EpochStats>,
+}
+
+/// Loads and validates a model or checkpoint file: every tensor's dtype and
+/// shape against the architecture in the metadata.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let bytes = read_bounded(path)?;
+    let bad = |msg: String| Error::invalid(path, msg);
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let meta = header
+        .metadata()
+        .as_ref()
+        .ok_or_else(|| bad("no metadata: not a fastnn model".into()))?;
+    let get = |key: &str| {
+        meta.get(key)
+            .ok_or_else(|| bad(format!("metadata has no `{key}`: not a fastnn model")))
+    };
+    if get("format")? != FORMAT {
+        return Err(bad(format!("metadata format is not `{FORMAT}`")));
+    }
+    let version = get("format_version")?;
+    if version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "model format version {version} is not supported (this fastnn reads {FORMAT_VERSION})"
+        )));
+    }
+    let arch: Architecture = serde_json::from_str(get("architecture")?)
+        .map_err(|e| bad(format!("metadata `architecture` is invalid: {e}")))?;
+    let class_names: Vec<String> = serde_json::from_str(get("class_names")?)
+        .map_err(|e| bad(format!("metadata `class_names` is invalid: {e}")))?;
+    arch.validate().map_err(|e| bad(e.to_string()))?;
+    // Fetches one f32 tensor of the exact expected shape.
+    let fetch = |name: &str, shape: &[usize], out: &mut [f32]| -> Result<()> {
+        let t = tensors
+            .tensor(name)
+            .map_err(|_| bad(format!("tensor `{name}` is missing")))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(bad(format!("tensor `{name}` is {:?}, not F32", t.dtype())));
+        }
+        if t.shape() != shape {
+            return Err(bad(format!(
+                "tensor `{name}` has shape {:?}, expected {shape:?}",
+                t.shape()
+            )));
+        }
+        for (o, c) in out.iter_mut().zip(t.data().chunks_exact(4)) {
+            *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(())
+    };
+    let mut layers = Vec::new();
+    let mut fan_in = arch.inputs();
+    let last = arch.hidden.len();
+    for (l, width) in arch.widths().enumerate() {
+        let mut weight = vec![0.0; fan_in * width];
+        let mut bias = vec![0.0; width];
+        fetch(&format!("layers.{l}.weight"), &[fan_in, width], &mut weight)?;
+        fetch(&format!("layers.{l}.bias"), &[width], &mut bias)?;
+        if weight.iter().chain(&bias).any(|v| !v.is_finite()) {
+            return Err(bad(format!("layer {l} holds NaN or infinite values")));
+        }
+        let activation = if l == last {
+            crate::nn::Activation::Identity
+        } else {
+            arch.activation
+        };
+        layers.push(Dense {
+            inputs: fan_in,
+            outputs: width,
+            activation,
+            weight,
+            bias,
+        });
+        fan_in = width;
+    }
+    let expected = 2 * layers.len();
+    let network = Network::from_parts(arch, layers, class_names).map_err(|e| bad(e.to_string()))?;
+    let provenance = Provenance {
+        dataset: meta.get("dataset").cloned().unwrap_or_default(),
+    };
+    let checkpoint = match meta.get("train_config") {
+        None => {
+            if tensors.len() != expected {
+                return Err(bad(format!(
+                    "{} tensors where the architecture has {expected}",
+                    tensors.len()
+                )));
+            }
+            None
+        }
+        Some(cfg) => {
+            let config: TrainConfig = serde_json::from_str(cfg)
+                .map_err(|e| bad(format!("metadata `train_config` is invalid: {e}")))?;
+            let steps: u64 = get("optimizer_steps")?
+                .parse()
+                .map_err(|_| bad("metadata `optimizer_steps` is not a number".into()))?;
+            let history: Vec<EpochStats> = serde_json::from_str(get("history")?)
+                .map_err(|e| bad(format!("metadata `history` is invalid: {e}")))?;
+            let lens: Vec<usize> = network
+                .layers()
+                .iter()
+                .flat_map(|l| [l.weight.len(), l.bias.len()])
+                .collect();
+            let mut optimizer = AnyOptimizer::new(config.optimizer, &lens);
+            optimizer.restore(steps, &mut |name, out| {
+                let len = out.len();
+                fetch(&format!("optimizer.{name}"), &[len], out)
+            })?;
+            let expected = expected + optimizer.state().len();
+            if tensors.len() != expected {
+                return Err(bad(format!(
+                    "{} tensors where the checkpoint has {expected}",
+                    tensors.len()
+                )));
+            }
+            Some(Checkpoint {
+                config,
+                optimizer,
+                history,
+            })
+        }
+    };
+    Ok(Loaded {
+        network,
+        provenance,
+        checkpoint,
+    })
+}
+
+/// The checkpoint file for the state after `epochs` epochs.
+pub fn checkpoint_path(dir: &Path, epochs: usize) -> PathBuf {
+    dir.join(format!("epoch-{epochs:03}.safetensors"))
+}
+
+/// Saves model, optimizer state and history after the trainer's last epoch
+/// into `dir` (created if needed).
+pub fn save_checkpoint(dir: &Path, net: &Network, trainer: &Trainer) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = checkpoint_path(dir, trainer.epochs_done());
+    let mut meta = base_metadata(net, &Provenance::default());
+    let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
+    meta.insert("train_config".into(), json(serde_json::to_string(trainer.config())));
+    meta.insert(
+        "optimizer_steps".into(),
+        trainer.optimizer().steps().to_string(),
+    );
+    meta.insert("history".into(), json(serde_json::to_string(trainer.history())));
+    let state = trainer.optimizer().state();
+    let extra: Vec<(String, &[f32])> = state
+        .into_iter()
+        .map(|(name, data)| (format!("optimizer.{name}"), data))
+        .collect();
+    write(&path, net, meta, &extra)
+}
+
+fn base_metadata(net: &Network, provenance: &Provenance) -> HashMap<String, String> {
+    let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
+    HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        (
+            "fastnn_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (
+            "architecture".to_string(),
+            json(serde_json::to_string(net.architecture())),
+        ),
+        (
+            "class_names".to_string(),
+            json(serde_json::to_string(net.class_names())),
+        ),
+        ("dataset".to_string(), provenance.dataset.clone()),
+    ])
+}
+
+/// Serializes the layers plus `extra` tensors and writes them atomically.
+fn write(
+    path: &Path,
+    net: &Network,
+    meta: HashMap<String, String>,
+    extra: &[(String, &[f32])],
+) -> Result<()> {
+    let mut named: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
+    for (l, layer) in net.layers().iter().enumerate() {
+        named.push((
+            format!("layers.{l}.weight"),
+            vec![layer.inputs, layer.outputs],
+            &layer.weight,
+        ));
+        named.push((format!("layers.{l}.bias"), vec![layer.outputs], &layer.bias));
+    }
+    for (name, data) in extra {
+        named.push((name.clone(), vec![data.len()], data));
+    }
+    let views: Vec<(String, TensorView)> = named
+        .iter()
+        .map(|(name, shape, data)| {
+            let bytes: &[u8] = bytemuck::cast_slice(data);
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .expect("shape matches the data by construction");
+            (name.clone(), view)
+        })
+        .collect();
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::invalid(path, format!("cannot serialize: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames
+/// it over `path`; on failure the temporary file is removed and `path` is
+/// untouched.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid(path, "is not a file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(path, "is not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Error::invalid(
+            path,
+            format!("is {} bytes, too large for a fastnn model", meta.len()),
+        ));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}

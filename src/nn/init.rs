@@ -1,0 +1,33 @@
+//! Weight initializers.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How initial weights are drawn (biases start at zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    /// Keras's default: uniform in `±√(6 / (fan_in + fan_out))`.
+    GlorotUniform,
+    /// He (Kaiming) uniform, for deep relu stacks: `±√(6 / fan_in)`.
+    HeUniform,
+}
+
+impl Init {
+    /// The bound of the uniform distribution.
+    pub fn limit(self, fan_in: usize, fan_out: usize) -> f32 {
+        match self {
+            Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f64).sqrt() as f32,
+            Init::HeUniform => (6.0 / fan_in as f64).sqrt() as f32,
+        }
+    }
+
+    /// Fills `w` (row-major `fan_in × fan_out`) in index order.
+    pub fn fill(self, w: &mut [f32], fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng) {
+        let limit = self.limit(fan_in, fan_out);
+        for x in w {
+            *x = rng.random_range(-limit..limit);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Pixel preprocessing, applied while the first layer packs each batch from
+//! the u8 map (never to an f32 copy of the dataset).
+//!
+//! Each method is expressed as a per-element affine map
+//! `x = pixel · scale[i][k % period] + shift` (see [`crate::kernels::U8Rows`]),
+//! whose factors are filled per batch into a small preallocated buffer.
+
+use serde::{Deserialize, Serialize};
+
+/// How u8 pixels become network inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Preprocess {
+    /// `pixel / 255`.
+    Scale,
+    /// `tf.keras.utils.normalize(x, axis=1)` on the raw N×rows×cols array:
+    /// each image column divided by its L2 norm (all-zero columns stay zero).
+    KerasNormalize,
+    /// `(pixel / 255 - mean) / std` with the training set's mean and standard
+    /// deviation over all pixels, computed once.
+    Standardize {
+        /// Mean of `pixel / 255` over the training set.
+        mean: f32,
+        /// Standard deviation of `pixel / 255` over the training set.
+        std: f32,
+    },
+}
+
+impl Preprocess {
+    /// The name `--preprocess` uses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Preprocess::Scale => "scale",
+            Preprocess::KerasNormalize => "keras-normalize",
+            Preprocess::Standardize { .. } => "standardize",
+        }
+    }
+
+    /// Standardization constants over all `pixels` (u8, the training images).
+    /// Summed in a fixed order in f64 so they never depend on threads.
+    pub fn standardize_from(pixels: &[u8]) -> Preprocess {
+        let mut hist = [0u64; 256];
+        for &p in pixels {
+            hist[p as usize] += 1;
+        }
+        let n = pixels.len().max(1) as f64;
+        let mean = hist
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| v as f64 / 255.0 * c as f64)
+            .sum::<f64>()
+            / n;
+        let var = hist
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| (v as f64 / 255.0 - mean).powi(2) * c as f64)
+            .sum::<f64>()
+            / n;
+        let std = var.sqrt().max(1e-6);
+        Preprocess::Standardize {
+            mean: mean as f32,
+            std: std as f32,
+        }
+    }
+
+    /// How many scale factors each image needs: one per image column for
+    /// `keras-normalize`, else one.
+    pub fn period(&self, cols: usize) -> usize {
+        match self {
+            Preprocess::KerasNormalize => cols.max(1),
+            _ => 1,
+        }
+    }
+
+    /// The constant added after scaling.
+    pub fn shift(&self) -> f32 {
+        match *self {
+            Preprocess::Standardize { mean, std } => -mean / std,
+            _ => 0.0,
+        }
+    }
+
+    /// Writes the scale factors of one image (`image`, `rows × cols` u8) into
+    /// `out` (`self.period(cols)` values).
+    pub fn fill_scale(&self, image: &[u8], cols: usize, out: &mut [f32]) {
+        match *self {
+            Preprocess::Scale => out[0] = 1.0 / 255.0,
+            Preprocess::Standardize { std, .. } => out[0] = 1.0 / (255.0 * std),
+            Preprocess::KerasNormalize => {
+                let mut sq = [0u32; 64];
+                let sq = if cols <= 64 {
+                    &mut sq[..cols]
+                } else {
+                    return keras_normalize_wide(image, cols, out);
+                };
+                for row in image.chunks_exact(cols) {
+                    for (s, &p) in sq.iter_mut().zip(row) {
+                        *s += p as u32 * p as u32;
+                    }
+                }
+                for (o, &s) in out.iter_mut().zip(sq.iter()) {
+                    *o = if s == 0 { 1.0 } else { 1.0 / (s as f64).sqrt() as f32 };
+                }
+            }
+        }
+    }
+
+    /// Applies the method to one image, writing f32 inputs (for prediction
+    /// on single images and for tests).
+    pub fn apply(&self, image: &[u8], cols: usize, out: &mut [f32]) {
+        let period = self.period(cols);
+        let mut scale = vec![0.0; period];
+        self.fill_scale(image, cols, &mut scale);
+        let shift = self.shift();
+        for (k, (o, &p)) in out.iter_mut().zip(image).enumerate() {
+            *o = p as f32 * scale[k % period] + shift;
+        }
+    }
+}
+
+/// `keras-normalize` for images wider than 64 columns (rare), without the
+/// stack buffer.
+fn keras_normalize_wide(image: &[u8], cols: usize, out: &mut [f32]) {
+    for (c, o) in out.iter_mut().enumerate().take(cols) {
+        let s: u64 = image
+            .iter()
+            .skip(c)
+            .step_by(cols)
+            .map(|&p| p as u64 * p as u64)
+            .sum();
+        *o = if s == 0 { 1.0 } else { 1.0 / (s as f64).sqrt() as f32 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keras_normalize_divides_each_column_by_its_norm() {
+        // 2×2 image [[3, 0], [4, 0]]: column 0 has norm 5, column 1 is zero.
+        let img = [3u8, 0, 4, 0];
+        let mut out = [0.0; 4];
+        Preprocess::KerasNormalize.apply(&img, 2, &mut out);
+        assert_eq!(out, [0.6, 0.0, 0.8, 0.0]);
+        let mut wide = [0.0; 2];
+        keras_normalize_wide(&img, 2, &mut wide);
+        assert_eq!(wide, [0.2, 1.0]);
+    }
+
+    #[test]
+    fn standardize_has_zero_mean_unit_variance() {
+        let pixels: Vec<u8> = (0..=255).collect();
+        let p = Preprocess::standardize_from(&pixels);
+        let mut out = vec![0.0; 256];
+        p.apply(&pixels, 16, &mut out);
+        let mean = out.iter().sum::<f32>() / 256.0;
+        let var = out.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / 256.0;
+        assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{mean} {var}");
+    }
+}
+
+/// A preprocessing method before its constants are known (what a config or
+/// `--preprocess` names); [`PreprocessKind::resolve`] measures them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreprocessKind {
+    /// See [`Preprocess::Scale`].
+    Scale,
+    /// See [`Preprocess::KerasNormalize`].
+    KerasNormalize,
+    /// See [`Preprocess::Standardize`].
+    Standardize,
+}
+
+impl PreprocessKind {
+    /// The method with its constants, measured on the training pixels where
+    /// it needs them.
+    pub fn resolve(self, train_pixels: &[u8]) -> Preprocess {
+        match self {
+            PreprocessKind::Scale => Preprocess::Scale,
+            PreprocessKind::KerasNormalize => Preprocess::KerasNormalize,
+            PreprocessKind::Standardize => Preprocess::standardize_from(train_pixels),
+        }
+    }
+}
