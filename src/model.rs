@@ -202,12 +202,18 @@ pub fn save_checkpoint(dir: &Path, net: &Network, trainer: &Trainer) -> Result<(
     let path = checkpoint_path(dir, trainer.epochs_done());
     let mut meta = base_metadata(net, &Provenance::default());
     let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
-    meta.insert("train_config".into(), json(serde_json::to_string(trainer.config())));
+    meta.insert(
+        "train_config".into(),
+        json(serde_json::to_string(trainer.config())),
+    );
     meta.insert(
         "optimizer_steps".into(),
         trainer.optimizer().steps().to_string(),
     );
-    meta.insert("history".into(), json(serde_json::to_string(trainer.history())));
+    meta.insert(
+        "history".into(),
+        json(serde_json::to_string(trainer.history())),
+    );
     let state = trainer.optimizer().state();
     let extra: Vec<(String, &[f32])> = state
         .into_iter()

@@ -99,7 +99,11 @@ impl Preprocess {
                     }
                 }
                 for (o, &s) in out.iter_mut().zip(sq.iter()) {
-                    *o = if s == 0 { 1.0 } else { 1.0 / (s as f64).sqrt() as f32 };
+                    *o = if s == 0 {
+                        1.0
+                    } else {
+                        1.0 / (s as f64).sqrt() as f32
+                    };
                 }
             }
         }
@@ -128,7 +132,11 @@ fn keras_normalize_wide(image: &[u8], cols: usize, out: &mut [f32]) {
             .step_by(cols)
             .map(|&p| p as u64 * p as u64)
             .sum();
-        *o = if s == 0 { 1.0 } else { 1.0 / (s as f64).sqrt() as f32 };
+        *o = if s == 0 {
+            1.0
+        } else {
+            1.0 / (s as f64).sqrt() as f32
+        };
     }
 }
 
@@ -156,7 +164,10 @@ mod tests {
         p.apply(&pixels, 16, &mut out);
         let mean = out.iter().sum::<f32>() / 256.0;
         let var = out.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / 256.0;
-        assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{mean} {var}");
+        assert!(
+            mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+            "{mean} {var}"
+        );
     }
 }
 

@@ -9,9 +9,7 @@
 //! bitwise identical for any number of threads.
 
 use crate::kernels::eltwise::{column_sums, softmax_in_place};
-use crate::kernels::{
-    ARef, Epilogue, MatMut, MatRef, Parallelism, U8Rows, gemm,
-};
+use crate::kernels::{ARef, Epilogue, MatMut, MatRef, Parallelism, U8Rows, gemm};
 use crate::nn::optim::{AdamConfig, AnyOptimizer, Optimizer, OptimizerConfig};
 use crate::nn::{Activation, Architecture, Init, Loss, Network};
 use crate::preprocess::{Preprocess, PreprocessKind};
@@ -254,8 +252,16 @@ impl Workspace {
             if !on {
                 return (Vec::new(), Vec::new());
             }
-            let gw = net.layers().iter().map(|l| vec![0.0; l.weight.len()]).collect();
-            let gb = net.layers().iter().map(|l| vec![0.0; l.bias.len()]).collect();
+            let gw = net
+                .layers()
+                .iter()
+                .map(|l| vec![0.0; l.weight.len()])
+                .collect();
+            let gb = net
+                .layers()
+                .iter()
+                .map(|l| vec![0.0; l.bias.len()])
+                .collect();
             (gw, gb)
         };
         let (grad_w, grad_b) = grads(with_grads);
@@ -338,7 +344,11 @@ fn forward_layers(net: &Network, a0: ARef<'_>, b: usize, acts: &mut [Vec<f32>], 
         let (before, rest) = acts.split_at_mut(l);
         let a = match l {
             0 => a0,
-            _ => ARef::F32(MatRef::row_major(&before[l - 1][..b * layer.inputs], b, layer.inputs)),
+            _ => ARef::F32(MatRef::row_major(
+                &before[l - 1][..b * layer.inputs],
+                b,
+                layer.inputs,
+            )),
         };
         let w = MatRef::row_major(&layer.weight, layer.inputs, layer.outputs);
         let c = MatMut::row_major(&mut rest[0][..b * layer.outputs], b, layer.outputs);
@@ -430,7 +440,11 @@ impl Workspace {
         par: Parallelism,
     ) -> (f64, usize) {
         let b = rows.len();
-        assert!(b <= self.batch, "batch of {b} in a workspace for {}", self.batch);
+        assert!(
+            b <= self.batch,
+            "batch of {b} in a workspace for {}",
+            self.batch
+        );
         assert!(!self.grad_w.is_empty(), "workspace built without gradients");
         self.gradients(net, samples, rows, par);
         optimizer.begin_step();
@@ -460,7 +474,15 @@ impl Workspace {
         let a0 = first_input(arch, samples, rows, scale, x);
         forward_layers(net, a0, b, acts, par);
         let last = acts.len() - 1;
-        batch_loss(arch, &acts[last], samples.labels, rows, &mut deltas[last], losses, correct);
+        batch_loss(
+            arch,
+            &acts[last],
+            samples.labels,
+            rows,
+            &mut deltas[last],
+            losses,
+            correct,
+        );
         backward_layers(net, a0, b, acts, deltas, grad_w, grad_b, par);
     }
 
@@ -468,7 +490,11 @@ impl Workspace {
     /// outputs in the buffers.
     fn infer(&mut self, net: &Network, samples: &Samples, rows: &[u32], par: Parallelism) {
         let b = rows.len();
-        assert!(b <= self.batch, "batch of {b} in a workspace for {}", self.batch);
+        assert!(
+            b <= self.batch,
+            "batch of {b} in a workspace for {}",
+            self.batch
+        );
         let Workspace {
             acts,
             deltas,
@@ -482,7 +508,15 @@ impl Workspace {
         let a0 = first_input(arch, samples, rows, scale, x);
         forward_layers(net, a0, b, acts, par);
         let last = acts.len() - 1;
-        batch_loss(arch, &acts[last], samples.labels, rows, &mut deltas[last], losses, correct);
+        batch_loss(
+            arch,
+            &acts[last],
+            samples.labels,
+            rows,
+            &mut deltas[last],
+            losses,
+            correct,
+        );
     }
 
     /// The logits of the last [`Workspace::infer`] or step, row `i`.
@@ -644,7 +678,9 @@ impl Trainer {
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for s in 0..steps {
             let rows = &self.order[s * bs..((s + 1) * bs).min(n)];
-            let (l, c) = self.workspace.step(net, &mut self.optimizer, train, rows, par);
+            let (l, c) = self
+                .workspace
+                .step(net, &mut self.optimizer, train, rows, par);
             if !l.is_finite() {
                 return Err(Error::Diverged(format!(
                     "the loss became {l} at epoch {}, step {}",

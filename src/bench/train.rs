@@ -2,9 +2,9 @@
 //! 256 for several thread counts, as GFLOP/s, share of the measured FMA peak
 //! and speed-up over one thread.
 
+use crate::Result;
 use crate::kernels::cpu::measure_fma_peak_gflops;
 use crate::train::{Preset, Samples, TrainConfig, Trainer};
-use crate::Result;
 use serde::Serialize;
 
 /// One measured configuration.
@@ -135,7 +135,16 @@ pub fn run(
 pub fn format_table(rows: &[TrainRow]) -> String {
     let mut s = format!(
         "{:<8} {:>5} {:>7} {:>9} {:>17} {:>10} {:>8} {:>7} {:>7} {:>8}\n",
-        "preset", "batch", "threads", "s/epoch", "[min-max]", "images/s", "GFLOP/s", "peak", "share", "speedup"
+        "preset",
+        "batch",
+        "threads",
+        "s/epoch",
+        "[min-max]",
+        "images/s",
+        "GFLOP/s",
+        "peak",
+        "share",
+        "speedup"
     );
     for r in rows {
         s += &format!(

@@ -178,10 +178,11 @@ pub fn adam_seq(s: AdamStep, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f
         .zip(m[..main].chunks_exact_mut(8))
         .zip(v[..main].chunks_exact_mut(8));
     for (((w8, g8), m8), v8) in chunks {
-        let gv = f32x8::from(<[f32; 8]>::try_from(&*g8).unwrap());
-        let mv = b1 * f32x8::from(<[f32; 8]>::try_from(&*m8).unwrap()) + c1 * gv;
-        let vv = b2 * f32x8::from(<[f32; 8]>::try_from(&*v8).unwrap()) + c2 * gv * gv;
-        let wv = f32x8::from(<[f32; 8]>::try_from(&*w8).unwrap()) - lr * mv / (vv.sqrt() + eps);
+        let load = |x: &[f32]| f32x8::from(<[f32; 8]>::try_from(x).expect("chunks of 8"));
+        let gv = load(g8);
+        let mv = b1 * load(m8) + c1 * gv;
+        let vv = b2 * load(v8) + c2 * gv * gv;
+        let wv = load(w8) - lr * mv / (vv.sqrt() + eps);
         m8.copy_from_slice(&mv.to_array());
         v8.copy_from_slice(&vv.to_array());
         w8.copy_from_slice(&wv.to_array());
@@ -257,9 +258,11 @@ mod tests {
         assert!((l[0] - 2000.0).abs() < 1e-3 && g.iter().all(|v| v.is_finite()));
     }
 
-    fn finite_difference(
-        f: fn(&[f32], usize, &dyn Fn(usize) -> usize, f32, &mut [f32], &mut [f32], &mut [bool]),
-    ) {
+    /// A loss function's signature, with the label lookup as a trait object.
+    type LossFn =
+        fn(&[f32], usize, &dyn Fn(usize) -> usize, f32, &mut [f32], &mut [f32], &mut [bool]);
+
+    fn finite_difference(f: LossFn) {
         let z = [0.3f32, -1.2, 0.8, 2.0, -0.1];
         let mut g = [0.0; 5];
         let (mut l, mut c) = ([0.0], [false]);

@@ -10,9 +10,9 @@ pub use dense::Dense;
 pub use init::Init;
 pub use loss::Loss;
 
+use crate::kernels::KernelChoice;
 use crate::preprocess::Preprocess;
 use crate::{Error, Result};
-use crate::kernels::KernelChoice;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -54,14 +54,20 @@ impl Architecture {
             )));
         }
         if let Some(pos) = self.hidden.iter().position(|&h| h == 0) {
-            return Err(Error::Config(format!("hidden layer {} has zero units", pos + 1)));
+            return Err(Error::Config(format!(
+                "hidden layer {} has zero units",
+                pos + 1
+            )));
         }
         Ok(())
     }
 
     /// Widths of every layer's output, the last being the classes.
     pub fn widths(&self) -> impl Iterator<Item = usize> + '_ {
-        self.hidden.iter().copied().chain(std::iter::once(self.classes))
+        self.hidden
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.classes))
     }
 
     /// Floating-point operations of one image's forward pass (2 per
@@ -220,7 +226,9 @@ impl Network {
 
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
-        self.layers.iter().map(|l| l.weight.len() + l.bias.len()).sum()
+        self.layers
+            .iter()
+            .map(|l| l.weight.len() + l.bias.len())
+            .sum()
     }
-
 }

@@ -5,8 +5,8 @@
 //! once, then [`Optimizer::update`] per tensor: no slices of slices are built,
 //! so a step allocates nothing.
 
-use crate::kernels::eltwise::{AdamStep, adam_par, adam_seq, sgd_par, sgd_seq};
 use crate::kernels::Parallelism;
+use crate::kernels::eltwise::{AdamStep, adam_par, adam_seq, sgd_par, sgd_seq};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +34,11 @@ pub trait Optimizer: Send {
 
     /// Restores a checkpointed state (buffers by the names [`Self::state`]
     /// gave, and the step count).
-    fn restore(&mut self, steps: u64, get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>)
-    -> Result<()>;
+    fn restore(
+        &mut self,
+        steps: u64,
+        get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
+    ) -> Result<()>;
 }
 
 /// Adam's hyper-parameters (Keras defaults).
@@ -112,8 +115,16 @@ impl Optimizer for Adam {
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        let m = self.m.iter().enumerate().map(|(i, b)| (format!("adam.m.{i}"), &b[..]));
-        let v = self.v.iter().enumerate().map(|(i, b)| (format!("adam.v.{i}"), &b[..]));
+        let m = self
+            .m
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("adam.m.{i}"), &b[..]));
+        let v = self
+            .v
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("adam.v.{i}"), &b[..]));
         m.chain(v).collect()
     }
 
@@ -237,25 +248,39 @@ impl OptimizerConfig {
 
     /// Checks the values are usable.
     pub fn validate(&self) -> Result<()> {
-        let ok = match self {
+        let lr = self.lr();
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(Error::Config(format!(
+                "the learning rate must be positive and finite, not {lr}"
+            )));
+        }
+        match self {
             OptimizerConfig::Adam(c) => {
-                c.lr > 0.0
-                    && c.lr.is_finite()
-                    && (0.0..1.0).contains(&c.beta1)
-                    && (0.0..1.0).contains(&c.beta2)
-                    && c.eps > 0.0
+                for (name, b) in [("beta1", c.beta1), ("beta2", c.beta2)] {
+                    if !(0.0..1.0).contains(&b) {
+                        return Err(Error::Config(format!(
+                            "Adam's {name} must be in [0, 1), not {b}"
+                        )));
+                    }
+                }
+                if !(c.eps > 0.0 && c.eps.is_finite()) {
+                    return Err(Error::Config(format!(
+                        "Adam's epsilon must be positive, not {}",
+                        c.eps
+                    )));
+                }
             }
             OptimizerConfig::Sgd(c) => {
-                c.lr > 0.0 && c.lr.is_finite() && (0.0..1.0).contains(&c.momentum)
+                if !(0.0..1.0).contains(&c.momentum) {
+                    return Err(Error::Config(format!(
+                        "the momentum must be in [0, 1), not {}",
+                        c.momentum
+                    )));
+                }
             }
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Config(format!("invalid optimizer settings: {self:?}")))
         }
+        Ok(())
     }
-
 }
 
 /// Any of the optimizers, chosen at run time by an [`OptimizerConfig`].

@@ -116,10 +116,10 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerArg>,
     /// Learning rate (default 0.001 for Adam, 0.01 for SGD).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
-    /// SGD momentum.
-    #[arg(long)]
+    /// SGD momentum, in [0, 1).
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Passes over the training set.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100000))]

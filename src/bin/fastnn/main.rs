@@ -26,7 +26,11 @@ fn main() -> ExitCode {
         eprintln!("fastnn: {msg}");
         return ExitCode::FAILURE;
     }
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`fastnn ... | head`) is not a failure.
@@ -39,6 +43,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to stdout as usual; a usage error is one line.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::FAILURE;
+    }
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    eprintln!("fastnn: {line}");
+    ExitCode::FAILURE
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -175,12 +196,19 @@ fn train(a: TrainArgs) -> Result<()> {
     if a.resume.is_some() && (a.hidden.is_some() || a.seed.is_some() || a.batch_size.is_some()) {
         bail!("--resume continues with the checkpoint's settings; only --epochs may change them");
     }
+    if a.momentum.is_some() && !matches!(a.optimizer, Some(OptimizerArg::Sgd)) {
+        bail!("--momentum applies to --optimizer sgd only");
+    }
     let mut config = train_config(&a);
+    config.validate()?;
     let (resumed, dataset_spec) = match &a.resume {
         Some(path) => {
             let loaded = model::load(path)?;
             let Some(ckpt) = loaded.checkpoint else {
-                bail!("{}: is a model, not a checkpoint (it has no optimizer state)", path.display());
+                bail!(
+                    "{}: is a model, not a checkpoint (it has no optimizer state)",
+                    path.display()
+                );
             };
             let mut c = ckpt.config;
             if let Some(e) = a.epochs {
@@ -203,7 +231,10 @@ fn train(a: TrainArgs) -> Result<()> {
         }
     };
     let ds = open_dataset(&dataset_spec)?;
-    let (train, test) = (samples(&ds, SplitKind::Train), samples(&ds, SplitKind::Test));
+    let (train, test) = (
+        samples(&ds, SplitKind::Train),
+        samples(&ds, SplitKind::Test),
+    );
     let (mut net, mut trainer) = match resumed {
         Some(resumed) => resumed,
         None => {
@@ -355,7 +386,11 @@ fn data(a: DataArgs) -> Result<()> {
                 bad += usize::from(!r.ok);
             }
             if bad > 0 {
-                bail!("{bad} of {} files in {} do not match their checksums", rows.len(), dir.display());
+                bail!(
+                    "{bad} of {} files in {} do not match their checksums",
+                    rows.len(),
+                    dir.display()
+                );
             }
         }
     }

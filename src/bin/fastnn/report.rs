@@ -56,7 +56,11 @@ impl Progress {
 
     pub fn on_event(&mut self, event: Event) {
         match event {
-            Event::EpochStart { epoch, epochs, steps } => {
+            Event::EpochStart {
+                epoch,
+                epochs,
+                steps,
+            } => {
                 println!("Epoch {epoch}/{epochs}");
                 self.started = Instant::now();
                 if self.live {

@@ -1,0 +1,273 @@
+//! The `fastnn` binary: what it prints, exit codes, one-line errors.
+
+use crate::util::{temp_dir, write, write_dataset};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fastnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fastnn"))
+        .args(args)
+        .env(
+            "FASTNN_CACHE",
+            std::env::temp_dir().join("fastnn-cli-test-cache"),
+        )
+        .output()
+        .expect("run fastnn")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts a failure with exactly one line on stderr containing `needle`,
+/// and returns that line.
+fn fails_with(args: &[&str], needle: &str) -> String {
+    let o = fastnn(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{args:?} succeeded: {}", stdout(&o));
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {err}"
+    );
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// The value printed after `label` on its own line.
+fn value(out: &str, label: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} in {out}"))
+        .trim()
+        .to_string()
+}
+
+fn mkdir(parent: &Path, name: &str) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tiny_dataset(dir: &Path) -> String {
+    write_dataset(dir, 200, 50, 5, 4, 3, true);
+    dir.to_str().unwrap().to_string()
+}
+
+#[test]
+fn train_save_eval_predict_round_trip() {
+    let tmp = temp_dir();
+    let data = tiny_dataset(&mkdir(tmp.path(), "data"));
+    let model = tmp.path().join("m.safetensors");
+    let json = tmp.path().join("run.json");
+    let o = fastnn(&[
+        "train",
+        "--dataset",
+        &data,
+        "--epochs",
+        "2",
+        "--hidden",
+        "8,6",
+        "--batch-size",
+        "16",
+        "--threads",
+        "2",
+        "--save",
+        model.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("Epoch 2/2"), "{out}");
+    assert!(out.contains("13/13 [="), "{out}");
+    assert!(out.contains("Expected:") && out.contains("Guess:"), "{out}");
+    assert!(out.contains("gap of"), "{out}");
+    let acc = value(&out, "Test accuracy:");
+    let loss = value(&out, "Test loss:");
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["epochs"].as_array().unwrap().len(), 2);
+    assert_eq!(summary["config"]["batch_size"], 16);
+    let json_acc = summary["test_accuracy"].as_f64().unwrap();
+    assert_eq!(format!("{json_acc:.4}"), acc);
+
+    let o = fastnn(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        &data,
+    ]);
+    let eval = stdout(&o);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(value(&eval, "Test accuracy:"), acc);
+    assert_eq!(value(&eval, "Test loss:"), loss);
+
+    let o = fastnn(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        "0",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).matches("Expected:").count(), 2);
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--index",
+            "50",
+        ],
+        "out of range",
+    );
+}
+
+#[test]
+fn bad_flags_give_one_line() {
+    fails_with(&["train", "--batch-size", "0"], "--batch-size");
+    fails_with(&["train", "--hidden", "128,0"], "--hidden");
+    fails_with(&["train", "--preset", "cifar"], "cifar");
+    fails_with(&["train", "--lr", "-1"], "learning rate");
+    fails_with(
+        &["train", "--optimizer", "sgd", "--momentum", "1.5"],
+        "momentum",
+    );
+    fails_with(&["train", "--threads", "0"], "--threads");
+    fails_with(
+        &["train", "--dataset", "/nonexistent/data"],
+        "/nonexistent/data",
+    );
+    fails_with(&["frobnicate"], "frobnicate");
+}
+
+#[test]
+fn bad_model_files_give_one_line() {
+    let tmp = temp_dir();
+    let bad = write(
+        tmp.path(),
+        "bad.safetensors",
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":",
+    );
+    fails_with(
+        &["eval", "--model", bad.to_str().unwrap()],
+        "bad.safetensors",
+    );
+    fails_with(
+        &["eval", "--model", "/nonexistent/m.safetensors"],
+        "/nonexistent/m.safetensors",
+    );
+    fails_with(
+        &["train", "--resume", "/nonexistent/c.safetensors"],
+        "/nonexistent/c.safetensors",
+    );
+}
+
+#[test]
+fn resume_refuses_a_plain_model() {
+    let tmp = temp_dir();
+    let data = tiny_dataset(&mkdir(tmp.path(), "d"));
+    let model = tmp.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = fastnn(&[
+        "train",
+        "--dataset",
+        &data,
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+        "--save",
+        m,
+    ]);
+    assert!(o.status.success());
+    fails_with(&["train", "--resume", m], "not a checkpoint");
+}
+
+#[test]
+fn checkpoints_resume_to_the_same_model() {
+    let tmp = temp_dir();
+    let data = tiny_dataset(&mkdir(tmp.path(), "d"));
+    let ckpt = tmp.path().join("ckpt");
+    let (a, b) = (
+        tmp.path().join("a.safetensors"),
+        tmp.path().join("b.safetensors"),
+    );
+    let common = ["--dataset", &data, "--hidden", "7", "--batch-size", "10"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train"];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(extra);
+        let o = fastnn(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["--epochs", "3", "--save", a.to_str().unwrap()]);
+    run(&["--epochs", "1", "--checkpoint-dir", ckpt.to_str().unwrap()]);
+    let first = ckpt.join("epoch-001.safetensors");
+    let o = fastnn(&[
+        "train",
+        "--resume",
+        first.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--threads",
+        "1",
+        "--save",
+        b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("resuming after epoch 1"));
+    let weights = |p: &Path| {
+        let net = fastnn::model::load(p).unwrap().network;
+        crate::train::bits(&net)
+    };
+    assert!(weights(&a) == weights(&b), "resumed model differs");
+}
+
+#[test]
+fn data_info_and_verify_on_the_shipped_files() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let images = data.join("fashion/train-images-idx3-ubyte.gz");
+    let labels = data.join("mnist/t10k-labels-idx1-ubyte.gz");
+    let o = fastnn(&[
+        "data",
+        "info",
+        images.to_str().unwrap(),
+        labels.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("60000") && out.contains("28"), "{out}");
+    assert!(out.contains("10000"), "{out}");
+    let o = fastnn(&["data", "verify"]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    fails_with(
+        &["data", "info", "/nonexistent/x-idx1-ubyte"],
+        "/nonexistent/x-idx1-ubyte",
+    );
+}
+
+#[test]
+fn version_names_the_simd_path() {
+    let o = fastnn(&["--version"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(
+        out.contains(env!("CARGO_PKG_VERSION")) && out.contains("simd"),
+        "{out}"
+    );
+}

@@ -1,0 +1,130 @@
+//! The tutorial presets on the shipped data: accuracy against the recorded
+//! Keras and PyTorch reference runs (benches/reference/results.json, made by
+//! benches/reference/run_all.sh), and bitwise determinism across threads.
+
+use crate::train::bits;
+use fastnn::dataset::{Dataset, DatasetSource, SplitKind};
+use fastnn::evaluate;
+use fastnn::train::{Preset, Samples, TrainConfig, Trainer};
+
+fn samples(ds: &Dataset, kind: SplitKind) -> Samples<'_> {
+    let s = ds.split(kind);
+    Samples::from_u8(s.pixels(), s.labels(), s.rows(), s.cols())
+}
+
+/// Mean test accuracy of the corrected (single softmax) reference runs of
+/// each framework for `preset`.
+fn reference_means(preset: &str) -> Vec<(String, f64)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/reference/results.json"
+    );
+    let text = std::fs::read_to_string(path).expect("reference results are committed");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let means: Vec<(String, f64)> = json["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["preset"] == preset && s["variant"] == "corrected" && s["batch_size"] == 32)
+        .map(|s| {
+            let name = s["framework"].as_str().unwrap().to_string();
+            (name, s["test_accuracy_mean"].as_f64().unwrap())
+        })
+        .collect();
+    assert!(
+        means.len() >= 2,
+        "Keras and PyTorch references for {preset}"
+    );
+    means
+}
+
+/// Trains `preset` with seeds 1, 2, 3 (its full epochs, batch 32, all
+/// threads) and checks the mean test accuracy against every reference mean
+/// minus half a point.
+fn matches_references(preset: Preset, name: &str, source: DatasetSource) {
+    let ds = Dataset::open(&source).unwrap();
+    let (train, test) = (
+        samples(&ds, SplitKind::Train),
+        samples(&ds, SplitKind::Test),
+    );
+    let mut accs = Vec::new();
+    for seed in 1..=3 {
+        let cfg = TrainConfig::preset(preset).seed(seed);
+        let mut net = cfg.build_network(&train, ds.classes()).unwrap();
+        Trainer::new(&net, cfg)
+            .unwrap()
+            .fit(&mut net, &train, None, &mut |_| {})
+            .unwrap();
+        accs.push(evaluate(&net, &test).unwrap().accuracy);
+    }
+    let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+    for (framework, reference) in reference_means(name) {
+        eprintln!("{name}: fastnn {mean:.4} {accs:?}, {framework} {reference:.4}");
+        assert!(
+            mean >= reference - 0.005,
+            "{name}: fastnn's mean {mean:.4} ({accs:?}) is more than 0.5 points below {framework}'s {reference:.4}"
+        );
+    }
+}
+
+#[test]
+fn fashion_preset_matches_keras_and_pytorch() {
+    matches_references(Preset::Fashion, "fashion", DatasetSource::Fashion);
+}
+
+#[test]
+fn mnist_preset_matches_keras_and_pytorch() {
+    matches_references(Preset::Mnist, "mnist", DatasetSource::Mnist);
+}
+
+/// `steps` batches of `preset` on the real data with `threads` threads.
+fn weights_after(
+    preset: Preset,
+    source: &DatasetSource,
+    batch: usize,
+    images: usize,
+    threads: usize,
+) -> Vec<u32> {
+    let ds = Dataset::open(source).unwrap();
+    let t = ds.train();
+    let k = t.image_len();
+    let train = Samples::from_u8(
+        &t.pixels()[..images * k],
+        &t.labels()[..images],
+        t.rows(),
+        t.cols(),
+    );
+    let mut cfg = TrainConfig::preset(preset);
+    cfg.batch_size = batch;
+    cfg.epochs = 1;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut net = cfg.build_network(&train, ds.classes()).unwrap();
+        Trainer::new(&net, cfg)
+            .unwrap()
+            .fit(&mut net, &train, None, &mut |_| {})
+            .unwrap();
+        bits(&net)
+    })
+}
+
+#[test]
+fn presets_give_the_same_bits_for_1_2_3_4_and_8_threads() {
+    for (preset, source, batch, images) in [
+        (Preset::Fashion, DatasetSource::Fashion, 32, 6000),
+        (Preset::Fashion, DatasetSource::Fashion, 256, 6000),
+        (Preset::Mnist, DatasetSource::Mnist, 32, 640),
+    ] {
+        let one = weights_after(preset, &source, batch, images, 1);
+        for threads in [2, 3, 4, 8] {
+            let other = weights_after(preset, &source, batch, images, threads);
+            assert!(
+                one == other,
+                "{preset:?} batch {batch}: {threads} threads differ from 1"
+            );
+        }
+    }
+}
