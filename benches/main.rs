@@ -1,4 +1,6 @@
 //! fastnn's criterion benches: one module per area.
 use criterion::criterion_main;
 
-criterion_main!();
+mod gemm;
+
+criterion_main!(gemm::benches);

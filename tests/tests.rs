@@ -1,3 +1,5 @@
 //! fastnn's integration tests: one binary, one module per area.
 
 mod util;
+
+mod gemm;

@@ -1,1 +1,2 @@
 //! `fastnn bench`: the library side of the benchmark commands.
+pub mod kernels;
