@@ -1,6 +1,7 @@
 //! fastnn's criterion benches: one module per area.
 use criterion::criterion_main;
 
+mod gemm;
 mod idx;
 
-criterion_main!(idx::benches);
+criterion_main!(gemm::benches, idx::benches);

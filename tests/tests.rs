@@ -5,3 +5,5 @@ mod model;
 mod presets;
 mod train;
 mod util;
+
+mod gemm;

@@ -3,7 +3,14 @@
 //! (Architecture doc to be written by the kernels work: loop diagram, tile
 //! choice, what was considered and skipped.)
 
+pub mod baseline;
+pub mod cpu;
 pub mod eltwise;
+mod gemm;
+mod micro;
+#[doc(hidden)]
+pub mod pack;
+pub mod params;
 #[doc(hidden)]
 pub mod reference;
 
@@ -267,9 +274,16 @@ pub enum Parallelism {
 /// `C = A·B + beta·C`, then the epilogue, with `beta` 0 (C is never read)
 /// or 1.
 ///
+/// `Parallelism::Rayon` splits disjoint tiles of C over the *current* rayon
+/// pool (install the pool around the call); products under
+/// [`params::PAR_THRESHOLD`] multiply-adds stay on the calling thread.
+/// Results are bitwise identical for every thread count.
+/// `KernelChoice::MatrixMultiply` is always single-threaded.
+///
 /// # Panics
-/// If the shapes disagree, `beta` is neither 0 nor 1, or an epilogue operand
-/// has the wrong size.
+/// If the shapes disagree, `beta` is neither 0 nor 1, an epilogue operand
+/// has the wrong size, a view (or a u8 row index) reaches outside its data,
+/// or C's strides make two elements of C overlap.
 pub fn gemm(
     choice: KernelChoice,
     a: ARef<'_>,
@@ -285,8 +299,129 @@ pub fn gemm(
         "gemm: A is {m}x{k} but B is {}x{}",
         b.rows, b.cols
     );
-    assert_eq!((c.rows, c.cols), (m, b.cols), "gemm: C has the wrong shape");
+    let n = b.cols;
+    assert_eq!((c.rows, c.cols), (m, n), "gemm: C has the wrong shape");
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
-    let _ = (choice, par);
-    reference::gemm(a, b, beta, c, epilogue);
+    check_operands(&a, &b, &c, &epilogue);
+    match choice {
+        KernelChoice::Simd => gemm::run::<{ params::MR }, params::Lane>(
+            gemm::Family {
+                tile: micro::simd_tile,
+                nv: params::NV,
+                direct_b: true,
+            },
+            a,
+            b,
+            beta,
+            c,
+            epilogue,
+            par,
+        ),
+        KernelChoice::Scalar => gemm::run::<{ params::SCALAR_MR }, f32>(
+            gemm::Family {
+                tile: micro::scalar_tile,
+                nv: params::SCALAR_NV,
+                direct_b: true,
+            },
+            a,
+            b,
+            beta,
+            c,
+            epilogue,
+            par,
+        ),
+        KernelChoice::MatrixMultiply => baseline::gemm(a, b, beta, c, epilogue),
+    }
+}
+
+/// Whether a `rows × cols` view with strides `rs`, `cs` stays inside `len`
+/// elements.
+fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    let last = (rows - 1)
+        .checked_mul(rs)
+        .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)));
+    last.is_some_and(|l| l < len)
+}
+
+/// Whether distinct `(i, j)` of a `rows × cols` view with strides `rs`, `cs`
+/// always address distinct elements (required of C, which threads write
+/// concurrently).
+fn disjoint(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    match (rows == 1, cols == 1) {
+        (true, true) => true,
+        (true, false) => cs >= 1,
+        (false, true) => rs >= 1,
+        (false, false) => {
+            (cs >= 1 && rs >= cols.saturating_mul(cs)) || (rs >= 1 && cs >= rows.saturating_mul(rs))
+        }
+    }
+}
+
+/// The checks that make the unsafe core sound: every view's fields are
+/// public, so they are rechecked here rather than trusted from `new`.
+fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilogue<'_>) {
+    match a {
+        ARef::F32(m) => assert!(
+            fits(m.data.len(), m.rows, m.cols, m.rs, m.cs),
+            "gemm: A exceeds its data"
+        ),
+        ARef::U8(u) | ARef::U8T(u) => {
+            if !u.rows.is_empty() && u.row_len > 0 {
+                assert!(u.period >= 1, "gemm: u8 scale period must be at least 1");
+                let need = u.rows.len().checked_mul(u.period);
+                assert!(
+                    need.is_some_and(|need| u.scale.len() >= need),
+                    "gemm: u8 rows need {} scale factors, got {}",
+                    u.rows.len().saturating_mul(u.period),
+                    u.scale.len()
+                );
+                let images = u.pixels.len() / u.row_len;
+                assert!(
+                    u.rows.iter().all(|&r| (r as usize) < images),
+                    "gemm: a u8 row index exceeds the {images} images"
+                );
+            }
+        }
+    }
+    assert!(
+        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
+        "gemm: B exceeds its data"
+    );
+    assert!(
+        fits(c.data.len(), c.rows, c.cols, c.rs, c.cs),
+        "gemm: C exceeds its data"
+    );
+    assert!(
+        disjoint(c.rows, c.cols, c.rs, c.cs),
+        "gemm: C's strides (rs {}, cs {}) make elements overlap",
+        c.rs,
+        c.cs
+    );
+    match epilogue {
+        Epilogue::None => {}
+        Epilogue::BiasAct { bias, .. } => assert_eq!(
+            bias.len(),
+            c.cols,
+            "gemm: bias has {} entries for {} columns",
+            bias.len(),
+            c.cols
+        ),
+        Epilogue::ActGrad { out, .. } => {
+            assert_eq!(
+                (out.rows, out.cols),
+                (c.rows, c.cols),
+                "gemm: the activation output's shape differs from C's"
+            );
+            assert!(
+                fits(out.data.len(), out.rows, out.cols, out.rs, out.cs),
+                "gemm: the activation output exceeds its data"
+            );
+        }
+    }
 }

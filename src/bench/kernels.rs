@@ -1,0 +1,453 @@
+//! `fastnn bench kernels`: GFLOP/s of fastnn's gemm and of matrixmultiply on
+//! the trainer's shapes (and 512³), each as a share of the measured FMA
+//! peak. The criterion bench `benches/gemm.rs` runs the same table.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::kernels::{
+    self, ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows,
+};
+
+/// Which product of a dense layer a shape is, and so which layouts it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Product {
+    /// Forward of the first layer: u8 pixel rows X (gathered, scaled while
+    /// packing) times row-major W.
+    ForwardU8,
+    /// Forward of a hidden layer: row-major H times row-major W.
+    Forward,
+    /// Input gradient: row-major dY times Wᵀ (a stride swap of W).
+    InputGrad,
+    /// Weight gradient of the first layer: Xᵀ (transposed u8 rows) times dY.
+    WeightGradU8,
+    /// Weight gradient of a hidden layer: Hᵀ (a stride swap) times dY.
+    WeightGrad,
+}
+
+impl Product {
+    /// The product as written in the table.
+    pub fn formula(self) -> &'static str {
+        match self {
+            Product::ForwardU8 => "X·W (u8)",
+            Product::Forward => "H·W",
+            Product::InputGrad => "dY·Wᵀ",
+            Product::WeightGradU8 => "Xᵀ·dY (u8)",
+            Product::WeightGrad => "Hᵀ·dY",
+        }
+    }
+}
+
+/// One benchmarked product: `m × k` times `k × n`.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Rows of A and C.
+    pub m: usize,
+    /// The shared dimension.
+    pub k: usize,
+    /// Columns of B and C.
+    pub n: usize,
+    /// Which product, i.e. which layouts.
+    pub product: Product,
+}
+
+/// The trainer's products (batch 32 and 256; `fashion` 784-128-10 and
+/// `mnist` 784-128-128-10), then square 512³ (row-major, as `Forward`).
+pub const SHAPES: &[Shape] = &[
+    Shape {
+        m: 32,
+        k: 784,
+        n: 128,
+        product: Product::ForwardU8,
+    },
+    Shape {
+        m: 256,
+        k: 784,
+        n: 128,
+        product: Product::ForwardU8,
+    },
+    Shape {
+        m: 784,
+        k: 32,
+        n: 128,
+        product: Product::WeightGradU8,
+    },
+    Shape {
+        m: 784,
+        k: 256,
+        n: 128,
+        product: Product::WeightGradU8,
+    },
+    Shape {
+        m: 32,
+        k: 128,
+        n: 10,
+        product: Product::Forward,
+    },
+    Shape {
+        m: 32,
+        k: 10,
+        n: 128,
+        product: Product::InputGrad,
+    },
+    Shape {
+        m: 32,
+        k: 128,
+        n: 128,
+        product: Product::Forward,
+    },
+    Shape {
+        m: 32,
+        k: 128,
+        n: 128,
+        product: Product::InputGrad,
+    },
+    Shape {
+        m: 128,
+        k: 32,
+        n: 128,
+        product: Product::WeightGrad,
+    },
+    Shape {
+        m: 128,
+        k: 32,
+        n: 10,
+        product: Product::WeightGrad,
+    },
+    Shape {
+        m: 512,
+        k: 512,
+        n: 512,
+        product: Product::Forward,
+    },
+];
+
+impl Shape {
+    /// `"MxKxN"`.
+    pub fn name(&self) -> String {
+        format!("{}x{}x{}", self.m, self.k, self.n)
+    }
+
+    /// Floating-point operations of one product (`2·m·n·k`).
+    pub fn flops(&self) -> u64 {
+        2 * (self.m * self.n * self.k) as u64
+    }
+}
+
+/// Owned operands of one shape, deterministic pseudo-random values.
+pub struct Operands {
+    shape: Shape,
+    /// A as f32 (for u8 products: the converted pixels, which is what
+    /// matrixmultiply, reading only f32, is given).
+    a: Vec<f32>,
+    pixels: Vec<u8>,
+    rows: Vec<u32>,
+    scale: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+}
+
+impl Operands {
+    /// Operands for `shape`.
+    pub fn new(shape: Shape) -> Operands {
+        let Shape { m, k, n, product } = shape;
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (images, row_len) = match product {
+            Product::ForwardU8 => (m, k),
+            Product::WeightGradU8 => (k, m),
+            _ => (0, 0),
+        };
+        let pixels: Vec<u8> = (0..images * row_len).map(|_| next() as u8).collect();
+        let rows: Vec<u32> = (0..images as u32).rev().collect();
+        let scale = vec![1.0 / 255.0; images];
+        let mut ops = Operands {
+            shape,
+            a: Vec::new(),
+            pixels,
+            rows,
+            scale,
+            b: (0..k * n)
+                .map(|_| (next() >> 40) as f32 / 1.6e7 - 0.5)
+                .collect(),
+            c: vec![0.0; m * n],
+        };
+        ops.a = match product {
+            Product::ForwardU8 | Product::WeightGradU8 => {
+                let a = ops.a_ref_u8();
+                (0..m)
+                    .flat_map(|i| (0..k).map(move |p| a.at(i, p)))
+                    .collect()
+            }
+            _ => (0..m * k)
+                .map(|_| (next() >> 40) as f32 / 1.6e7 - 0.5)
+                .collect(),
+        };
+        ops
+    }
+
+    /// A as fastnn takes it (u8 where the trainer has u8).
+    fn a_ref_u8(&self) -> ARef<'_> {
+        let Shape { m, k, product, .. } = self.shape;
+        let u = |row_len| U8Rows {
+            pixels: &self.pixels,
+            row_len,
+            rows: &self.rows,
+            scale: &self.scale,
+            period: 1,
+            shift: 0.0,
+        };
+        match product {
+            Product::ForwardU8 => ARef::U8(u(k)),
+            Product::WeightGradU8 => ARef::U8T(u(m)),
+            _ => self.a_ref_f32(),
+        }
+    }
+
+    /// A as f32, with the product's layout (row-major, or the transpose of a
+    /// row-major matrix for weight gradients).
+    fn a_ref_f32(&self) -> ARef<'_> {
+        let Shape { m, k, product, .. } = self.shape;
+        ARef::F32(match product {
+            Product::WeightGrad => MatRef::row_major(&self.a, k, m).t(),
+            _ => MatRef::row_major(&self.a, m, k),
+        })
+    }
+
+    /// B with the product's layout (Wᵀ for input gradients).
+    fn b_ref(&self) -> MatRef<'_> {
+        let Shape { k, n, product, .. } = self.shape;
+        match product {
+            Product::InputGrad => MatRef::row_major(&self.b, n, k).t(),
+            _ => MatRef::row_major(&self.b, k, n),
+        }
+    }
+
+    /// One product `C = A·B` by `choice` (matrixmultiply gets f32 A).
+    pub fn run(&mut self, choice: KernelChoice, par: Parallelism) {
+        let Shape { m, n, .. } = self.shape;
+        let mut c = std::mem::take(&mut self.c);
+        let a = match choice {
+            KernelChoice::MatrixMultiply => self.a_ref_f32(),
+            _ => self.a_ref_u8(),
+        };
+        kernels::gemm(
+            choice,
+            a,
+            self.b_ref(),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+            Epilogue::None,
+            par,
+        );
+        self.c = c;
+    }
+
+    /// One product by the naive reference.
+    pub fn run_naive(&mut self) {
+        let Shape { m, n, .. } = self.shape;
+        let mut c = std::mem::take(&mut self.c);
+        kernels::reference::gemm(
+            self.a_ref_u8(),
+            self.b_ref(),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+            Epilogue::None,
+        );
+        self.c = c;
+    }
+
+    /// A forward product with the fused bias + relu epilogue, to show what
+    /// fusing costs (nothing measurable).
+    pub fn run_bias_relu(&mut self, bias: &[f32], par: Parallelism) {
+        let Shape { m, n, .. } = self.shape;
+        let mut c = std::mem::take(&mut self.c);
+        kernels::gemm(
+            KernelChoice::Simd,
+            self.a_ref_u8(),
+            self.b_ref(),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+            Epilogue::BiasAct {
+                bias,
+                act: Activation::Relu,
+            },
+            par,
+        );
+        self.c = c;
+    }
+}
+
+/// One row of `fastnn bench kernels`.
+#[derive(Clone, Debug, Serialize)]
+pub struct KernelRow {
+    /// `"MxKxN"`.
+    pub shape: String,
+    /// Which product (layouts), e.g. `"dY·Wᵀ"`.
+    pub product: String,
+    /// Threads fastnn ran on (matrixmultiply always runs on one).
+    pub threads: usize,
+    /// fastnn's median GFLOP/s.
+    pub fastnn_gflops: f64,
+    /// matrixmultiply's median GFLOP/s.
+    pub matrixmultiply_gflops: f64,
+    /// `fastnn_gflops / matrixmultiply_gflops`.
+    pub ratio: f64,
+    /// The measured FMA peak for `threads` threads.
+    pub peak_gflops: f64,
+    /// `fastnn_gflops / peak_gflops`.
+    pub fastnn_share_of_peak: f64,
+    /// `matrixmultiply_gflops / peak_gflops` (single-thread peak).
+    pub matrixmultiply_share_of_peak: f64,
+}
+
+/// Median GFLOP/s of `f` over `runs` timed runs of at least `min_s` each.
+fn median_gflops(flops: u64, runs: usize, min_s: f64, mut f: impl FnMut()) -> f64 {
+    // Warm up and size the repetitions of one run.
+    let t = Instant::now();
+    f();
+    let once = t.elapsed().as_secs_f64().max(1e-7);
+    let reps = ((min_s / once).ceil() as usize).clamp(1, 1 << 20);
+    let mut rates: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            (flops * reps as u64) as f64 / t.elapsed().as_secs_f64() / 1e9
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[runs / 2]
+}
+
+/// Runs every shape of [`SHAPES`] with fastnn on `threads` threads (a rayon
+/// pool of that size) and matrixmultiply on one; `quick` takes fewer, shorter
+/// runs.
+pub fn run(threads: usize, quick: bool) -> Vec<KernelRow> {
+    let threads = threads.max(1);
+    let (runs, min_s) = if quick { (3, 0.005) } else { (9, 0.03) };
+    let peak1 = crate::kernels::cpu::measure_fma_peak_gflops(1);
+    let peak = if threads == 1 {
+        peak1
+    } else {
+        crate::kernels::cpu::measure_fma_peak_gflops(threads)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .ok();
+    let par = if threads > 1 {
+        Parallelism::Rayon
+    } else {
+        Parallelism::Sequential
+    };
+    SHAPES
+        .iter()
+        .map(|&shape| {
+            let mut ops = Operands::new(shape);
+            let flops = shape.flops();
+            let mut ours = || {
+                median_gflops(flops, runs, min_s, || {
+                    ops.run(KernelChoice::Simd, par);
+                    black_box(&ops.c);
+                })
+            };
+            let fastnn_gflops = match &pool {
+                Some(p) if threads > 1 => p.install(ours),
+                _ => ours(),
+            };
+            let matrixmultiply_gflops = median_gflops(flops, runs, min_s, || {
+                ops.run(KernelChoice::MatrixMultiply, Parallelism::Sequential);
+                black_box(&ops.c);
+            });
+            KernelRow {
+                shape: shape.name(),
+                product: shape.product.formula().to_string(),
+                threads,
+                fastnn_gflops,
+                matrixmultiply_gflops,
+                ratio: fastnn_gflops / matrixmultiply_gflops,
+                peak_gflops: peak,
+                fastnn_share_of_peak: fastnn_gflops / peak,
+                matrixmultiply_share_of_peak: matrixmultiply_gflops / peak1,
+            }
+        })
+        .collect()
+}
+
+/// A plain-text table of `rows`.
+pub fn format_table(rows: &[KernelRow]) -> String {
+    let mut s = format!(
+        "{:<12} {:<11} {:>3} {:>9} {:>9} {:>6} {:>7} {:>6} {:>6}\n",
+        "shape", "product", "thr", "fastnn", "mmul", "ratio", "peak", "ours%", "mmul%"
+    );
+    for r in rows {
+        s += &format!(
+            "{:<12} {:<11} {:>3} {:>9.1} {:>9.1} {:>5.2}x {:>7.1} {:>5.0}% {:>5.0}%\n",
+            r.shape,
+            r.product,
+            r.threads,
+            r.fastnn_gflops,
+            r.matrixmultiply_gflops,
+            r.ratio,
+            r.peak_gflops,
+            100.0 * r.fastnn_share_of_peak,
+            100.0 * r.matrixmultiply_share_of_peak
+        );
+    }
+    s + "GFLOP/s, medians; mmul = matrixmultiply (one thread, f32 A); peak = measured FMA peak\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_a_line_per_row() {
+        let row = KernelRow {
+            shape: "1x2x3".into(),
+            product: "H·W".into(),
+            threads: 1,
+            fastnn_gflops: 2.0,
+            matrixmultiply_gflops: 1.0,
+            ratio: 2.0,
+            peak_gflops: 4.0,
+            fastnn_share_of_peak: 0.5,
+            matrixmultiply_share_of_peak: 0.25,
+        };
+        let t = format_table(&[row.clone(), row]);
+        assert_eq!(t.lines().count(), 4);
+        assert!(t.contains("2.00x"));
+    }
+
+    #[test]
+    fn operands_agree_between_paths() {
+        for &shape in &SHAPES[..SHAPES.len() - 1] {
+            let mut ops = Operands::new(shape);
+            ops.run(KernelChoice::Simd, Parallelism::Sequential);
+            let ours = ops.c.clone();
+            ops.run(KernelChoice::MatrixMultiply, Parallelism::Sequential);
+            for (x, y) in ours.iter().zip(&ops.c) {
+                assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()), "{}", shape.name());
+            }
+        }
+    }
+
+    /// Prints the table: `cargo test --release --lib print_kernel_table --
+    /// --ignored --nocapture` (timings, so never part of the normal run).
+    #[test]
+    #[ignore]
+    fn print_kernel_table() {
+        let quick = std::env::var_os("FASTNN_QUICK").is_some();
+        println!("{}", crate::kernels::cpu::describe());
+        println!("{}", format_table(&run(1, quick)));
+    }
+}

@@ -1,0 +1,176 @@
+//! What the kernels were compiled for, what this CPU has, and its measured
+//! FMA peak.
+//!
+//! `wide` fixes its SIMD path at compile time from the enabled target
+//! features (see `.cargo/config.toml`), so a binary built with AVX-512 would
+//! die with SIGILL on a CPU without it. [`ensure_supported`] turns that into
+//! one clear line before any kernel runs.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use super::micro::Lanes;
+use super::params::{self, Lane};
+
+/// The SIMD-relevant target features this build was compiled with.
+pub fn compiled_features() -> Vec<&'static str> {
+    let mut f = Vec::new();
+    macro_rules! push {
+        ($($name:literal),*) => {$(
+            if cfg!(target_feature = $name) {
+                f.push($name);
+            }
+        )*};
+    }
+    push!(
+        "sse2", "sse4.1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon"
+    );
+    f
+}
+
+/// Whether this CPU has target feature `name` (as spelled by `cfg`).
+pub fn detected(name: &str) -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    {
+        match name {
+            "sse2" => std::arch::is_x86_feature_detected!("sse2"),
+            "sse4.1" => std::arch::is_x86_feature_detected!("sse4.1"),
+            "avx" => std::arch::is_x86_feature_detected!("avx"),
+            "avx2" => std::arch::is_x86_feature_detected!("avx2"),
+            "fma" => std::arch::is_x86_feature_detected!("fma"),
+            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
+            "avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
+            "avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
+            _ => false,
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        match name {
+            "neon" => std::arch::is_aarch64_feature_detected!("neon"),
+            _ => false,
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    {
+        let _ = name;
+        false
+    }
+}
+
+/// The detected subset of the features [`compiled_features`] knows about.
+pub fn detected_features() -> Vec<&'static str> {
+    [
+        "sse2", "sse4.1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon",
+    ]
+    .into_iter()
+    .filter(|f| detected(f))
+    .collect()
+}
+
+/// `Err` with one line naming the first of `compiled` that `has` lacks.
+fn check(compiled: &[&str], has: impl Fn(&str) -> bool) -> Result<(), String> {
+    match compiled.iter().find(|f| !has(f)) {
+        None => Ok(()),
+        Some(f) => Err(format!(
+            "this CPU lacks {f}, which this fastnn binary was compiled for \
+             (built with -C target-cpu=native on another machine?); rebuild here, \
+             or with RUSTFLAGS=\"-C target-cpu=x86-64-v2\" for a portable binary"
+        )),
+    }
+}
+
+/// Refuses, with one line, a CPU that lacks a compiled-in feature. The
+/// binary calls this first thing.
+pub fn ensure_supported() -> Result<(), String> {
+    check(&compiled_features(), detected)
+}
+
+/// The compiled SIMD path in a few words, e.g.
+/// `simd: avx512f (f32x16) fma, tile 8x32`, for `--version` and bench
+/// reports.
+pub fn describe() -> String {
+    let fma = if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
+        " fma"
+    } else {
+        ""
+    };
+    format!(
+        "simd: {}{fma}, tile {}x{}",
+        params::NAME,
+        params::MR,
+        params::NR
+    )
+}
+
+/// Independent FMA chains per thread: more than latency × issue width
+/// (4 cycles × 2 pipes) so the loop is throughput-bound.
+const CHAINS: usize = 12;
+
+/// One thread's FMA loop: `iters` steps of `CHAINS` vector FMAs; returns a
+/// checksum so nothing is optimized away.
+#[inline(never)]
+fn fma_loop(iters: usize) -> f32 {
+    let x = black_box(Lane::splat(0.999_999));
+    let y = black_box(Lane::splat(1e-6));
+    let mut acc = [Lane::splat(1.0); CHAINS];
+    for (i, a) in acc.iter_mut().enumerate() {
+        *a = Lane::splat(1.0 + i as f32 * 1e-3);
+    }
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = a.mul_add(x, y);
+        }
+    }
+    acc.iter().map(|a| a.to_array()[0]).sum()
+}
+
+/// Measures the f32 FMA peak of `threads` threads running the compiled SIMD
+/// path, in GFLOP/s (an FMA counts as 2 FLOP); the best of 5 runs of about
+/// 20 ms each.
+pub fn measure_fma_peak_gflops(threads: usize) -> f64 {
+    let threads = threads.max(1);
+    let iters = 1 << 20;
+    let flops_per_thread = (iters * CHAINS * <Lane as Lanes>::N * 2) as f64;
+    fma_loop(1000);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..threads)
+                .map(|_| s.spawn(move || black_box(fma_loop(black_box(iters)))))
+                .collect();
+            for h in hs {
+                let _ = h.join();
+            }
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    flops_per_thread * threads as f64 / best / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_missing_feature_with_one_line() {
+        let err = check(&["avx2", "sha512-imaginary"], |f| f == "avx2").unwrap_err();
+        assert!(
+            err.contains("sha512-imaginary") && !err.contains('\n'),
+            "{err}"
+        );
+        assert!(check(&["avx2"], |_| true).is_ok());
+    }
+
+    #[test]
+    fn this_cpu_runs_this_build() {
+        assert_eq!(ensure_supported(), Ok(()));
+        assert!(describe().starts_with("simd: "));
+    }
+
+    #[test]
+    fn fma_peak_is_positive() {
+        assert!(measure_fma_peak_gflops(1) > 0.0);
+    }
+}

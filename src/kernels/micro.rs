@@ -1,0 +1,330 @@
+//! The register-blocked micro-kernel: one `R × NV·L` tile of C from a packed
+//! A micro-panel and a (packed or row-major) B micro-panel, with the
+//! epilogue applied while the tile is still in registers.
+//!
+//! # Contract (what `gemm.rs` guarantees)
+//!
+//! - A is packed k-major with row stride `MR` (`a[p * MR + i]`), `R ≤ MR`
+//!   rows valid; nothing needs alignment (loads are unaligned, but packed
+//!   buffers are 64-byte aligned so B rows of a packed panel never split a
+//!   cache line).
+//! - B row `p` of the panel is `NV · L::N` contiguous floats at
+//!   `b + p * b_rs`: `b_rs = NR` for a packed panel, the row stride of B when
+//!   B is used in place.
+//! - C is `R` rows of `NV · L::N` contiguous floats at `c + i * c_rs`; an
+//!   edge tile (fewer columns, or C not unit-stride) is given a stack tile
+//!   and copied back by the caller ([`masked_copy`]).
+//! - `beta == false` ⇒ C is never read (it may hold NaN).
+//! - The epilogue runs after the product and the `+ C`, on the last k block
+//!   only: `BiasAct` reads `NV · L::N` biases, `ActGrad` an `R × NV·L` tile
+//!   of the activation output with row stride `out_rs`.
+
+use super::Activation;
+
+/// The SIMD vector (or scalar) type a micro-kernel is instantiated with:
+/// `wide::f32x16` / `f32x8` / `f32x4` (whose SIMD path `wide` fixes at
+/// compile time), or `f32` for the scalar kernel.
+pub trait Lanes: Copy {
+    /// Elements per vector.
+    const N: usize;
+    /// All lanes `x`.
+    fn splat(x: f32) -> Self;
+    /// Loads `N` floats.
+    ///
+    /// # Safety
+    /// `p` is valid for reading `N` floats.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Stores `N` floats.
+    ///
+    /// # Safety
+    /// `p` is valid for writing `N` floats.
+    unsafe fn store(self, p: *mut f32);
+    /// `self * b + c` (fused where the target has FMA).
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `self + b`.
+    fn add(self, b: Self) -> Self;
+    /// `self * b`.
+    fn mul(self, b: Self) -> Self;
+    /// `act(self)`.
+    fn act(self, act: Activation) -> Self;
+    /// `act'` expressed through the activation output `self`.
+    fn act_grad(self, act: Activation) -> Self;
+}
+
+macro_rules! impl_wide_lanes {
+    ($($t:ty, $n:literal;)*) => {$(
+        impl Lanes for $t {
+            const N: usize = $n;
+            #[inline(always)]
+            fn splat(x: f32) -> Self {
+                <$t>::splat(x)
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                // SAFETY: the caller guarantees `N` readable floats; the read
+                // is unaligned and `[f32; N]` has the vector's size.
+                <$t>::new(unsafe { p.cast::<[f32; $n]>().read_unaligned() })
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut f32) {
+                // SAFETY: the caller guarantees `N` writable floats.
+                unsafe { p.cast::<[f32; $n]>().write_unaligned(self.to_array()) }
+            }
+            #[inline(always)]
+            fn mul_add(self, b: Self, c: Self) -> Self {
+                <$t>::mul_add(self, b, c)
+            }
+            #[inline(always)]
+            fn add(self, b: Self) -> Self {
+                self + b
+            }
+            #[inline(always)]
+            fn mul(self, b: Self) -> Self {
+                self * b
+            }
+            #[inline(always)]
+            fn act(self, act: Activation) -> Self {
+                let one = <$t>::splat(1.0);
+                match act {
+                    Activation::Identity => self,
+                    Activation::Relu => self.max(<$t>::splat(0.0)),
+                    Activation::Sigmoid => one / (one + (-self).exp()),
+                    Activation::Tanh => self.tanh(),
+                }
+            }
+            #[inline(always)]
+            fn act_grad(self, act: Activation) -> Self {
+                let one = <$t>::splat(1.0);
+                match act {
+                    Activation::Identity => one,
+                    Activation::Relu => self.simd_gt(<$t>::splat(0.0)).select(one, <$t>::splat(0.0)),
+                    Activation::Sigmoid => self * (one - self),
+                    Activation::Tanh => one - self * self,
+                }
+            }
+        }
+    )*};
+}
+
+impl_wide_lanes! {
+    wide::f32x16, 16;
+    wide::f32x8, 8;
+    wide::f32x4, 4;
+}
+
+impl Lanes for f32 {
+    const N: usize = 1;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        x
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees one readable float.
+        unsafe { p.read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees one writable float.
+        unsafe { p.write_unaligned(self) }
+    }
+    /// Unfused: the scalar path must be fast on targets without FMA too.
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        self * b + c
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        self + b
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        self * b
+    }
+    #[inline(always)]
+    fn act(self, act: Activation) -> Self {
+        act.apply(self)
+    }
+    #[inline(always)]
+    fn act_grad(self, act: Activation) -> Self {
+        act.derivative_from_output(self)
+    }
+}
+
+/// The epilogue of one tile, as raw pointers the caller has checked (or
+/// pointed at stack copies, for edge tiles).
+#[derive(Clone, Copy)]
+pub(crate) enum TileEpi {
+    /// Nothing.
+    None,
+    /// `act(c + bias[j])`; `bias` points at the tile's first column.
+    BiasAct {
+        /// `NV · L::N` readable floats.
+        bias: *const f32,
+        /// The activation.
+        act: Activation,
+    },
+    /// `c * act'(out[i][j])`; `out` points at the tile's `(0, 0)`.
+    ActGrad {
+        /// `R` rows of `NV · L::N` readable floats, `out_rs` apart.
+        out: *const f32,
+        /// Row stride of `out`.
+        out_rs: usize,
+        /// The activation.
+        act: Activation,
+    },
+}
+
+/// One micro-tile's operands (see the module contract).
+#[derive(Clone, Copy)]
+pub(crate) struct Tile {
+    /// Depth of this k block (may be 0).
+    pub kc: usize,
+    /// Packed A micro-panel, row stride `MR`.
+    pub a: *const f32,
+    /// B micro-panel.
+    pub b: *const f32,
+    /// Row stride of the B micro-panel.
+    pub b_rs: usize,
+    /// C tile.
+    pub c: *mut f32,
+    /// Row stride of C.
+    pub c_rs: usize,
+    /// Whether to add the old C.
+    pub beta: bool,
+    /// Applied last.
+    pub epi: TileEpi,
+}
+
+/// `C[0..R][0..NV·L] = A·B (+ C)`, then the epilogue.
+///
+/// # Safety
+/// The pointers of `t` satisfy the module contract for `R` rows, `NV`
+/// vectors, panel stride `MR`, and `t.kc` steps.
+#[inline(always)]
+pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV: usize>(t: &Tile) {
+    let mut acc = [[L::splat(0.0); NV]; R];
+    let (mut a, mut b) = (t.a, t.b);
+    for _ in 0..t.kc {
+        let mut bv = [L::splat(0.0); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            // SAFETY: row `p` of the B panel holds `NV · N` floats.
+            *x = unsafe { L::load(b.add(v * L::N)) };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: the A panel holds `MR ≥ R` floats per step.
+            let ai = L::splat(unsafe { *a.add(i) });
+            for (x, bx) in row.iter_mut().zip(bv) {
+                *x = ai.mul_add(bx, *x);
+            }
+        }
+        // The last step's advance may point one panel past the end: `add`
+        // then stays within (or one past) the same allocation; `wrapping_add`
+        // keeps it sound even for an in-place B's final row.
+        a = a.wrapping_add(MR);
+        b = b.wrapping_add(t.b_rs);
+    }
+    for (i, row) in acc.iter_mut().enumerate() {
+        for (v, x) in row.iter_mut().enumerate() {
+            let c = t.c.wrapping_add(i * t.c_rs + v * L::N);
+            if t.beta {
+                // SAFETY: C row `i` holds `NV · N` floats and beta allows reading.
+                *x = x.add(unsafe { L::load(c) });
+            }
+            *x = match t.epi {
+                TileEpi::None => *x,
+                TileEpi::BiasAct { bias, act } => {
+                    // SAFETY: `bias` holds `NV · N` floats.
+                    x.add(unsafe { L::load(bias.add(v * L::N)) }).act(act)
+                }
+                TileEpi::ActGrad { out, out_rs, act } => {
+                    // SAFETY: `out` row `i` holds `NV · N` floats.
+                    let y = unsafe { L::load(out.add(i * out_rs + v * L::N)) };
+                    x.mul(y.act_grad(act))
+                }
+            };
+            // SAFETY: C row `i` holds `NV · N` writable floats.
+            unsafe { x.store(c) };
+        }
+    }
+}
+
+/// Copies the top-left `rows × cols` of a stack tile (row stride `tile_rs`)
+/// to C with arbitrary strides: the masked store of an edge tile.
+///
+/// # Safety
+/// Every `c + i * c_rs + j * c_cs` with `i < rows`, `j < cols` is writable
+/// and `tile` holds `rows` rows of `tile_rs ≥ cols` floats.
+#[inline]
+pub(crate) unsafe fn masked_copy(
+    tile: &[f32],
+    tile_rs: usize,
+    rows: usize,
+    cols: usize,
+    c: *mut f32,
+    c_rs: usize,
+    c_cs: usize,
+) {
+    for i in 0..rows {
+        for j in 0..cols {
+            // SAFETY: in range by the caller's guarantee.
+            unsafe { *c.add(i * c_rs + j * c_cs) = tile[i * tile_rs + j] };
+        }
+    }
+}
+
+/// Dispatches a runtime `(rows, nv)` to the matching const instantiation of
+/// [`kernel`]: `$name(rows, nv, &tile)` with `rows` in the listed `R`s and
+/// `nv` in the listed `NV`s.
+macro_rules! tile_dispatch {
+    ($name:ident, $lane:ty, $mr:expr, [$($r:literal)*], $nvs:tt) => {
+        /// Runs the `rows × nv` micro-kernel instantiation.
+        ///
+        /// # Safety
+        /// As [`kernel`] for `R = rows`, `NV = nv`.
+        #[inline(never)]
+        pub(crate) unsafe fn $name(rows: usize, nv: usize, t: &Tile) {
+            match rows {
+                $($r => tile_dispatch!(@nv nv, t, $lane, $mr, $r, $nvs),)*
+                _ => unreachable!("micro-tile rows {rows}"),
+            }
+        }
+    };
+    (@nv $nv:ident, $t:ident, $lane:ty, $mr:expr, $r:literal, [$($n:literal)*]) => {
+        match $nv {
+            // SAFETY: forwarded from the caller of the dispatcher.
+            $($n => unsafe { kernel::<$lane, { $mr }, $r, $n>($t) },)*
+            _ => unreachable!("micro-tile vectors {}", $nv),
+        }
+    };
+}
+
+use super::params::{Lane, MR, SCALAR_MR};
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "fma"
+))]
+tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2]);
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx",
+    target_feature = "fma",
+    not(target_feature = "avx512f")
+))]
+tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6], [1 2]);
+#[cfg(target_arch = "aarch64")]
+tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2 3]);
+#[cfg(not(any(
+    all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "fma"
+    ),
+    all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"),
+    target_arch = "aarch64"
+)))]
+tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4], [1 2]);
+
+tile_dispatch!(scalar_tile, f32, SCALAR_MR, [1 2 3 4], [1 2 3 4]);

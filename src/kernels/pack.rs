@@ -1,0 +1,253 @@
+//! Packing: copying a block of A or B into the order the micro-kernel
+//! reads, so that every layout (row-major, the stride-swapped transposes of
+//! dY·Wᵀ and Xᵀ·dY, u8 pixel rows) costs the same in the inner loop.
+//!
+//! A is packed in micro-panels of `MR` rows, k-major (`panel[p * MR + i]`);
+//! B in micro-panels of `w ≤ NR` columns, k-major (`panel[p * w + j]`).
+//! Rows or columns past the matrix are zero, so a padded lane adds 0.
+//! u8 pixels are converted (`p as f32 * scale + shift`, the same two
+//! roundings as [`U8Rows::at`]) while packing, so the first layer never
+//! needs an f32 copy of the images.
+
+use super::{ARef, MatRef, U8Rows};
+
+/// Packs rows `i0..i0 + rows`, columns `p0..p0 + kc` of `a` into
+/// `ceil(rows / MR)` micro-panels of `MR × kc` at the start of `dst`.
+///
+/// # Panics
+/// If `dst` is shorter than `ceil(rows / MR) · MR · kc`, or the block lies
+/// outside `a` (the caller checked both).
+pub fn pack_a<const MR: usize>(
+    a: &ARef<'_>,
+    i0: usize,
+    rows: usize,
+    p0: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
+    if kc == 0 {
+        return;
+    }
+    let panels = rows.div_ceil(MR);
+    for (q, panel) in dst[..panels * MR * kc]
+        .chunks_exact_mut(MR * kc)
+        .enumerate()
+    {
+        let r0 = i0 + q * MR;
+        let r = MR.min(rows - q * MR);
+        if r < MR {
+            panel.fill(0.0);
+        }
+        match a {
+            ARef::F32(m) => pack_a_f32::<MR>(m, r0, r, p0, kc, panel),
+            ARef::U8(u) => pack_a_u8::<MR>(u, r0, r, p0, kc, panel),
+            ARef::U8T(u) => pack_a_u8t::<MR>(u, r0, r, p0, kc, panel),
+        }
+    }
+}
+
+/// One f32 micro-panel: rows `r0..r0 + r`.
+fn pack_a_f32<const MR: usize>(
+    m: &MatRef<'_>,
+    r0: usize,
+    r: usize,
+    p0: usize,
+    kc: usize,
+    panel: &mut [f32],
+) {
+    if m.rs == 1 {
+        // A = Xᵀ of a row-major X: each k step is `r` contiguous floats.
+        for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+            let s = r0 + (p0 + p) * m.cs;
+            d[..r].copy_from_slice(&m.data[s..s + r]);
+        }
+    } else if m.cs == 1 {
+        // Row-major A (X, dY): read each row contiguously, write with stride
+        // MR; handling 8 rows at once keeps 8 read streams and full lines.
+        for i in 0..r {
+            let s = (r0 + i) * m.rs + p0;
+            let src = &m.data[s..s + kc];
+            for (d, &x) in panel.chunks_exact_mut(MR).zip(src) {
+                d[i] = x;
+            }
+        }
+    } else {
+        for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+            for (i, x) in d[..r].iter_mut().enumerate() {
+                *x = m.at(r0 + i, p0 + p);
+            }
+        }
+    }
+}
+
+/// One u8 micro-panel (rows of pixels): rows `r0..r0 + r`.
+fn pack_a_u8<const MR: usize>(
+    u: &U8Rows<'_>,
+    r0: usize,
+    r: usize,
+    p0: usize,
+    kc: usize,
+    panel: &mut [f32],
+) {
+    let mut conv = [0.0f32; 64];
+    for i in 0..r {
+        let s = u.rows[r0 + i] as usize * u.row_len + p0;
+        let src = &u.pixels[s..s + kc];
+        let scale = &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
+        // Convert 64 pixels at a time (vectorizable), then scatter with
+        // stride MR.
+        for (c, (chunk, dst)) in src.chunks(64).zip(panel.chunks_mut(64 * MR)).enumerate() {
+            let conv = &mut conv[..chunk.len()];
+            if u.period == 1 {
+                let s = scale[0];
+                for (x, &p) in conv.iter_mut().zip(chunk) {
+                    *x = p as f32 * s + u.shift;
+                }
+            } else {
+                let mut j = (p0 + c * 64) % u.period;
+                for (x, &p) in conv.iter_mut().zip(chunk) {
+                    *x = p as f32 * scale[j] + u.shift;
+                    j += 1;
+                    if j == u.period {
+                        j = 0;
+                    }
+                }
+            }
+            for (d, &x) in dst.chunks_exact_mut(MR).zip(conv.iter()) {
+                d[i] = x;
+            }
+        }
+    }
+}
+
+/// One micro-panel of the transposed u8 rows: A(i, k) is pixel `i` of image
+/// `rows[k]`, so each k step converts `r` contiguous pixels.
+fn pack_a_u8t<const MR: usize>(
+    u: &U8Rows<'_>,
+    r0: usize,
+    r: usize,
+    p0: usize,
+    kc: usize,
+    panel: &mut [f32],
+) {
+    for (p, d) in panel.chunks_exact_mut(MR).take(kc).enumerate() {
+        let k = p0 + p;
+        let s = u.rows[k] as usize * u.row_len + r0;
+        let src = &u.pixels[s..s + r];
+        let scale = &u.scale[k * u.period..(k + 1) * u.period];
+        if u.period == 1 {
+            let sc = scale[0];
+            for (x, &px) in d[..r].iter_mut().zip(src) {
+                *x = px as f32 * sc + u.shift;
+            }
+        } else {
+            let mut j = r0 % u.period;
+            for (x, &px) in d[..r].iter_mut().zip(src) {
+                *x = px as f32 * scale[j] + u.shift;
+                j += 1;
+                if j == u.period {
+                    j = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Packs rows `p0..p0 + kc`, columns `j0..j0 + cols` of `b` as one
+/// `kc × w` micro-panel (`dst[p * w + j]`), zero-padding columns
+/// `cols..w`.
+///
+/// # Panics
+/// If `cols > w`, `dst` is shorter than `kc · w`, or the block lies outside
+/// `b`.
+pub fn pack_b(
+    b: &MatRef<'_>,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    cols: usize,
+    w: usize,
+    dst: &mut [f32],
+) {
+    assert!(cols <= w);
+    let dst = &mut dst[..kc * w];
+    if cols < w {
+        dst.fill(0.0);
+    }
+    if kc == 0 || cols == 0 {
+        return;
+    }
+    if b.cs == 1 {
+        for (p, d) in dst.chunks_exact_mut(w).enumerate() {
+            let s = (p0 + p) * b.rs + j0;
+            d[..cols].copy_from_slice(&b.data[s..s + cols]);
+        }
+    } else if b.rs == 1 {
+        // B = Wᵀ of a row-major W: each column is contiguous.
+        for j in 0..cols {
+            let s = (j0 + j) * b.cs + p0;
+            for (d, &x) in dst.chunks_exact_mut(w).zip(&b.data[s..s + kc]) {
+                d[j] = x;
+            }
+        }
+    } else {
+        for (p, d) in dst.chunks_exact_mut(w).enumerate() {
+            for (j, x) in d[..cols].iter_mut().enumerate() {
+                *x = b.at(p0 + p, j0 + j);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_a_pads_and_orders_k_major() {
+        let data: Vec<f32> = (0..15).map(|x| x as f32).collect();
+        let a = ARef::F32(MatRef::row_major(&data, 3, 5));
+        let mut dst = vec![f32::NAN; 2 * 4 * 2];
+        pack_a::<2>(&a, 0, 3, 1, 2, &mut dst[..8]);
+        // Panel 0: rows 0,1 at k = 1, 2; panel 1: row 2 and a zero row.
+        assert_eq!(&dst[..8], &[1.0, 6.0, 2.0, 7.0, 11.0, 0.0, 12.0, 0.0]);
+        // The transposed view packs the same values.
+        let at = ARef::F32(MatRef::row_major(&data, 3, 5).t().t());
+        let mut dst2 = vec![0.0; 8];
+        pack_a::<2>(&at, 0, 3, 1, 2, &mut dst2);
+        assert_eq!(dst[..8], dst2[..]);
+    }
+
+    #[test]
+    fn pack_a_u8_matches_at() {
+        let pixels: Vec<u8> = (0..60).map(|x| (x * 7 % 256) as u8).collect();
+        let rows = [3u32, 0, 2];
+        let scale: Vec<f32> = (0..12).map(|x| 0.5 + x as f32).collect();
+        let u = U8Rows {
+            pixels: &pixels,
+            row_len: 15,
+            rows: &rows,
+            scale: &scale,
+            period: 4,
+            shift: -1.0,
+        };
+        for (a, (m, k)) in [(ARef::U8(u), (3usize, 15usize)), (ARef::U8T(u), (15, 3))] {
+            let mut dst = vec![0.0; m.div_ceil(4) * 4 * k];
+            pack_a::<4>(&a, 0, m, 0, k, &mut dst);
+            for i in 0..m {
+                for p in 0..k {
+                    assert_eq!(dst[(i / 4) * 4 * k + p * 4 + i % 4], a.at(i, p));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pack_b_transposed_and_padded() {
+        let data: Vec<f32> = (0..12).map(|x| x as f32).collect();
+        let w = MatRef::row_major(&data, 3, 4); // B = Wᵀ is 4×3
+        let mut dst = vec![f32::NAN; 2 * 4];
+        pack_b(&w.t(), 1, 2, 0, 3, 4, &mut dst);
+        assert_eq!(dst, [1.0, 5.0, 9.0, 0.0, 2.0, 6.0, 10.0, 0.0]);
+    }
+}

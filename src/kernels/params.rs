@@ -1,0 +1,117 @@
+//! Every block size of the kernels, per compiled SIMD path.
+//!
+//! Names follow BLIS: the micro-kernel computes an `MR × NR` tile of C with
+//! `NR = NV` vectors of `Lane`; `KC` cuts the k loop, `MC` the rows of A
+//! packed at once, `NC` the columns of B packed at once (see the loop
+//! diagram in `kernels/mod.rs`).
+//!
+//! Only `KC` changes the arithmetic (where a k sum is split and stored to C
+//! in between), so it is a constant of the path, never of the thread count
+//! or the shape: results are bitwise identical for any thread count.
+
+/// The lane type, tile and name of the compiled SIMD path.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx512f",
+    target_feature = "fma"
+))]
+mod path {
+    /// One AVX-512 register of f32.
+    pub type Lane = wide::f32x16;
+    /// Rows of the micro-tile (loop 1 step). 32 zmm registers hold
+    /// `MR · NV = 16` accumulators, `NV` B vectors and a broadcast A value;
+    /// 8 divides every batch size the trainer uses (32, 128, 256, 784), so
+    /// no row tile is ever partial there. 12×32 was measured as well: the
+    /// same speed on full tiles, but it wastes work on M = 32.
+    pub const MR: usize = 8;
+    /// Vectors per micro-tile row (`NR = NV · 16` = 32 columns, loop 2 step).
+    pub const NV: usize = 2;
+    /// Printed by `describe()`.
+    pub const NAME: &str = "avx512f (f32x16)";
+}
+
+/// The lane type, tile and name of the compiled SIMD path.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx",
+    target_feature = "fma",
+    not(target_feature = "avx512f")
+))]
+mod path {
+    /// One AVX register of f32.
+    pub type Lane = wide::f32x8;
+    /// 16 ymm registers: `6 · 2 = 12` accumulators, 2 B vectors, 1 broadcast.
+    pub const MR: usize = 6;
+    /// `NR = 16` columns.
+    pub const NV: usize = 2;
+    /// Printed by `describe()`.
+    pub const NAME: &str = "avx2 (f32x8)";
+}
+
+/// The lane type, tile and name of the compiled SIMD path.
+#[cfg(target_arch = "aarch64")]
+mod path {
+    /// One NEON register of f32.
+    pub type Lane = wide::f32x4;
+    /// 32 NEON registers: `8 · 3 = 24` accumulators, 3 B vectors, 1 broadcast.
+    pub const MR: usize = 8;
+    /// `NR = 12` columns.
+    pub const NV: usize = 3;
+    /// Printed by `describe()`.
+    pub const NAME: &str = "neon (f32x4)";
+}
+
+/// The lane type, tile and name of the compiled SIMD path.
+#[cfg(not(any(
+    all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "fma"
+    ),
+    all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"),
+    target_arch = "aarch64"
+)))]
+mod path {
+    /// Four f32 (SSE2, or wide's portable emulation).
+    pub type Lane = wide::f32x4;
+    /// 16 xmm registers: `4 · 2 = 8` accumulators.
+    pub const MR: usize = 4;
+    /// `NR = 8` columns.
+    pub const NV: usize = 2;
+    /// Printed by `describe()`.
+    pub const NAME: &str = "portable (f32x4)";
+}
+
+pub use path::{Lane, MR, NAME, NV};
+
+/// Columns of the SIMD micro-tile.
+pub const NR: usize = NV * <Lane as super::micro::Lanes>::N;
+
+/// Rows of the scalar micro-tile: 16 scalar accumulators fit any register
+/// file.
+pub const SCALAR_MR: usize = 4;
+/// Columns of the scalar micro-tile (`NV` of 1-lane "vectors").
+pub const SCALAR_NV: usize = 4;
+
+/// Loop 4 (k) block: the depth of one packed A panel and one B micro-panel.
+/// An `MR × KC` A micro-panel (8 KiB) and a `KC × NR` B micro-panel (32 KiB
+/// at NR = 32) stream through the 32 KiB L1 with the hardware prefetcher;
+/// the `MC × KC` A block (64 KiB) stays in L2 while loop 2 walks the B
+/// panels. 256 also keeps the C round trips between k blocks rare (784 =
+/// 3 · 256 + 16). Changing KC changes the rounding of results.
+pub const KC: usize = 256;
+
+/// Loop 3 (rows of A) block: rows packed at once, a multiple of every `MR`
+/// (8, 6, 4). `MC × KC` floats (64 KiB) sit in the 1 MiB L2 of a Zen 4 core
+/// with room for the B panels.
+pub const MC: usize = 64;
+
+/// Loop 5 (columns of B) block: at most this many floats of packed B
+/// (`k × nc`) at once, 4 MiB, i.e. the share of L3 one core can count on;
+/// every trainer shape packs B (if at all) in one block.
+pub const NC_FLOATS: usize = 1 << 20;
+
+/// Below this many multiply-adds (`m · n · k`) a product stays on one thread
+/// even with `Parallelism::Rayon`: a fork-join costs a few microseconds,
+/// which is about 250k multiply-adds on one core.
+pub const PAR_THRESHOLD: usize = 1 << 18;
