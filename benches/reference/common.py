@@ -110,7 +110,7 @@ def load_preset(preset, data_dir=None):
     return xtr, ty.astype(np.int64), xte, vy.astype(np.int64), info
 
 
-def parse_args(framework):
+def parse_args(framework, extra=None):
     p = argparse.ArgumentParser(description=f"{framework} reference for fastnn's presets")
     p.add_argument("--preset", choices=sorted(PRESETS), default="fashion")
     p.add_argument("--data", default=None, help="IDX folder (default: repo data/<preset>)")
@@ -124,6 +124,8 @@ def parse_args(framework):
     p.add_argument("--eval-batch-size", type=int, default=1000)
     p.add_argument("--purpose", default="manual", help="free-form tag stored in the record")
     p.add_argument("--json", default=None, help="also write the record to this file")
+    if extra:
+        extra(p)
     a = p.parse_args()
     if a.epochs is None:
         a.epochs = PRESETS[a.preset]["epochs"]

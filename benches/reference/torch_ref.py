@@ -24,9 +24,16 @@ import common  # noqa: E402
 
 
 def main():
-    args = common.parse_args("torch")
+    args = common.parse_args("torch", extra=lambda p: p.add_argument(
+        "--omp-wait-policy", choices=["PASSIVE", "ACTIVE", "default"], default="PASSIVE"))
     xtr, ytr, xte, yte, info = common.load_preset(args.preset, args.data)
 
+    # libgomp's default active spin-wait makes a 2-thread torch 10-100x slower
+    # on a loaded machine (measured here: ~150 ms/step instead of ~3 ms/step
+    # while other jobs ran); passive waiting avoids that. Must be set before
+    # torch (and its OpenMP runtime) is loaded. Recorded in the JSON.
+    if args.omp_wait_policy != "default":
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
     import numpy as np
     import torch
     from torch import nn
@@ -93,7 +100,7 @@ def main():
     nt = Xte.shape[0]
 
     versions = {"torch": torch.__version__, "numpy": np.__version__}
-    extra = {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+    extra = {"omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
              "adam_eps_note": "torch adds eps to sqrt(v_hat); Keras adds it to sqrt(v) (eps_hat); same eps value"}
     rec = common.make_record(args, "torch", versions, epochs, tl / nt, tc / nt, info["n_train"], extra)
     common.emit(rec, args.json)
