@@ -42,6 +42,7 @@ fn reference_means(preset: &str) -> Vec<(String, f64)> {
 /// threads) and checks the mean test accuracy against every reference mean
 /// minus half a point.
 fn matches_references(preset: Preset, name: &str, source: DatasetSource) {
+    let references = reference_means(name);
     let ds = Dataset::open(&source).unwrap();
     let (train, test) = (
         samples(&ds, SplitKind::Train),
@@ -58,7 +59,7 @@ fn matches_references(preset: Preset, name: &str, source: DatasetSource) {
         accs.push(evaluate(&net, &test).unwrap().accuracy);
     }
     let mean = accs.iter().sum::<f64>() / accs.len() as f64;
-    for (framework, reference) in reference_means(name) {
+    for (framework, reference) in references {
         eprintln!("{name}: fastnn {mean:.4} {accs:?}, {framework} {reference:.4}");
         assert!(
             mean >= reference - 0.005,
