@@ -309,7 +309,13 @@ pub struct KernelRow {
 }
 
 /// Median GFLOP/s of `f` over `runs` timed runs of at least `min_s` each.
-fn median_gflops(flops: u64, runs: usize, min_s: f64, mut f: impl FnMut()) -> f64 {
+fn median_gflops(flops: u64, runs: usize, min_s: f64, f: impl FnMut()) -> f64 {
+    let rates = sorted_gflops(flops, runs, min_s, f);
+    rates[runs / 2]
+}
+
+/// GFLOP/s of `runs` timed runs of `f`, at least `min_s` each, sorted.
+fn sorted_gflops(flops: u64, runs: usize, min_s: f64, mut f: impl FnMut()) -> Vec<f64> {
     // Warm up and size the repetitions of one run.
     let t = Instant::now();
     f();
@@ -325,7 +331,7 @@ fn median_gflops(flops: u64, runs: usize, min_s: f64, mut f: impl FnMut()) -> f6
         })
         .collect();
     rates.sort_by(f64::total_cmp);
-    rates[runs / 2]
+    rates
 }
 
 /// Runs every shape of [`SHAPES`] with fastnn on `threads` threads (a rayon
@@ -438,6 +444,35 @@ mod tests {
             for (x, y) in ours.iter().zip(&ops.c) {
                 assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()), "{}", shape.name());
             }
+        }
+    }
+
+    /// Development view on a noisy machine: median and best of many short
+    /// runs, `FASTNN_SHAPES=0,3` to pick shapes.
+    #[test]
+    #[ignore]
+    fn print_best_of() {
+        let pick: Option<Vec<usize>> = std::env::var("FASTNN_SHAPES")
+            .ok()
+            .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect());
+        for (i, &shape) in SHAPES.iter().enumerate() {
+            if pick.as_ref().is_some_and(|p| !p.contains(&i)) {
+                continue;
+            }
+            let mut ops = Operands::new(shape);
+            let mut line = format!(
+                "{i:>2} {:<12} {:<11}",
+                shape.name(),
+                shape.product.formula()
+            );
+            for choice in [KernelChoice::Simd, KernelChoice::MatrixMultiply] {
+                let r = sorted_gflops(shape.flops(), 31, 0.002, || {
+                    ops.run(choice, Parallelism::Sequential);
+                    black_box(&ops.c);
+                });
+                line += &format!("  {:>6.1} best {:>6.1}", r[15], r[30]);
+            }
+            println!("{line}");
         }
     }
 

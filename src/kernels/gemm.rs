@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::micro::{Lanes, Tile, TileEpi, masked_copy};
 use super::pack::{pack_a, pack_b};
-use super::params::{KC, MC, NC_FLOATS, PAR_THRESHOLD};
+use super::params::{self, KC, MC, NC_FLOATS, PAR_THRESHOLD};
 use super::{ARef, Epilogue, MatMut, MatRef, Parallelism};
 
 /// A growable, 64-byte aligned f32 buffer: packed panels start on a cache
@@ -243,10 +243,13 @@ fn run_unit<const MR: usize, L: Lanes>(
     });
 }
 
-/// Largest tile a family may have, in floats (16 rows × 64 columns).
-const TILE_MAX: usize = 1024;
+/// Largest tile of any family, in floats: the SIMD one (the scalar tile is
+/// smaller, checked below). Kept tight: edge tiles zero these on the stack.
+const TILE_MAX: usize = params::MR * params::NR;
 /// Widest tile row.
-const NR_MAX: usize = 64;
+const NR_MAX: usize = params::NR;
+const _: () =
+    assert!(params::SCALAR_MR * params::SCALAR_NV <= TILE_MAX && params::SCALAR_NV <= NR_MAX);
 
 /// Runs one micro-tile at C's `(i, j)`, `r × w` valid, straight into C when
 /// the tile is full-width and unit-stride, else through a stack tile.
@@ -296,6 +299,7 @@ unsafe fn store_tile<L: Lanes>(
     let mut ctile = [0.0f32; TILE_MAX];
     let mut otile = [0.0f32; TILE_MAX];
     let mut btile = [0.0f32; NR_MAX];
+    debug_assert!(r * wp <= TILE_MAX && wp <= NR_MAX);
     if t.beta {
         for ii in 0..r {
             for jj in 0..w {
@@ -330,7 +334,7 @@ unsafe fn store_tile<L: Lanes>(
             }
         };
     }
-    // SAFETY: the stack tiles hold `r ≤ 16` rows of `wp ≤ 64` floats.
+    // SAFETY: the stack tiles hold `r ≤ MR` rows of `wp ≤ NR` floats.
     unsafe { (job.fam.tile)(r, nv, &t) };
     // SAFETY: the `r × w` block at `c` lies inside C.
     unsafe { masked_copy(&ctile, wp, r, w, c, job.c.rs, job.c.cs) };

@@ -224,27 +224,73 @@ pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV:
         a = a.wrapping_add(MR);
         b = b.wrapping_add(t.b_rs);
     }
-    for (i, row) in acc.iter_mut().enumerate() {
-        for (v, x) in row.iter_mut().enumerate() {
-            let c = t.c.wrapping_add(i * t.c_rs + v * L::N);
-            if t.beta {
-                // SAFETY: C row `i` holds `NV · N` floats and beta allows reading.
-                *x = x.add(unsafe { L::load(c) });
+    // One straight-line store sequence per epilogue variant: the branches
+    // are taken once per tile, not once per vector.
+    // SAFETY (all arms): forwarded from the caller; `bias` and `out` hold
+    // what the contract says.
+    unsafe {
+        match t.epi {
+            TileEpi::None => finish(&acc, t, |_, _, x| x),
+            TileEpi::BiasAct { bias, act } => {
+                let b: [L; NV] = std::array::from_fn(|v| L::load(bias.add(v * L::N)));
+                match act {
+                    Activation::Identity => finish(&acc, t, |_, v, x| x.add(b[v])),
+                    Activation::Relu => {
+                        finish(&acc, t, |_, v, x| x.add(b[v]).act(Activation::Relu))
+                    }
+                    Activation::Sigmoid => {
+                        finish(&acc, t, |_, v, x| x.add(b[v]).act(Activation::Sigmoid))
+                    }
+                    Activation::Tanh => {
+                        finish(&acc, t, |_, v, x| x.add(b[v]).act(Activation::Tanh))
+                    }
+                }
             }
-            *x = match t.epi {
-                TileEpi::None => *x,
-                TileEpi::BiasAct { bias, act } => {
-                    // SAFETY: `bias` holds `NV · N` floats.
-                    x.add(unsafe { L::load(bias.add(v * L::N)) }).act(act)
+            TileEpi::ActGrad { out, out_rs, act } => {
+                let y = |i: usize, v: usize| L::load(out.add(i * out_rs + v * L::N));
+                match act {
+                    Activation::Identity => finish(&acc, t, |_, _, x| x),
+                    Activation::Relu => {
+                        finish(&acc, t, |i, v, x| x.mul(y(i, v).act_grad(Activation::Relu)))
+                    }
+                    Activation::Sigmoid => finish(&acc, t, |i, v, x| {
+                        x.mul(y(i, v).act_grad(Activation::Sigmoid))
+                    }),
+                    Activation::Tanh => {
+                        finish(&acc, t, |i, v, x| x.mul(y(i, v).act_grad(Activation::Tanh)))
+                    }
                 }
-                TileEpi::ActGrad { out, out_rs, act } => {
-                    // SAFETY: `out` row `i` holds `NV · N` floats.
-                    let y = unsafe { L::load(out.add(i * out_rs + v * L::N)) };
-                    x.mul(y.act_grad(act))
-                }
-            };
-            // SAFETY: C row `i` holds `NV · N` writable floats.
-            unsafe { x.store(c) };
+            }
+        }
+    }
+}
+
+/// Stores the accumulators to C: `f(i, v, acc (+ C))`, unrolled.
+///
+/// # Safety
+/// C rows `0..R` hold `NV · N` floats at `t.c + i * t.c_rs` (readable when
+/// `t.beta`), and `f` reads only what the contract allows.
+#[inline(always)]
+unsafe fn finish<L: Lanes, const R: usize, const NV: usize>(
+    acc: &[[L; NV]; R],
+    t: &Tile,
+    f: impl Fn(usize, usize, L) -> L,
+) {
+    if t.beta {
+        for (i, row) in acc.iter().enumerate() {
+            for (v, &x) in row.iter().enumerate() {
+                let c = t.c.wrapping_add(i * t.c_rs + v * L::N);
+                // SAFETY: the caller's guarantee.
+                unsafe { f(i, v, x.add(L::load(c))).store(c) };
+            }
+        }
+    } else {
+        for (i, row) in acc.iter().enumerate() {
+            for (v, &x) in row.iter().enumerate() {
+                let c = t.c.wrapping_add(i * t.c_rs + v * L::N);
+                // SAFETY: the caller's guarantee.
+                unsafe { f(i, v, x).store(c) };
+            }
         }
     }
 }

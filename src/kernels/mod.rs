@@ -308,7 +308,7 @@ pub fn gemm(
             gemm::Family {
                 tile: micro::simd_tile,
                 nv: params::NV,
-                direct_b: true,
+                direct_b: std::env::var_os("NODIRECT").is_none(),
             },
             a,
             b,

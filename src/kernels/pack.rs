@@ -9,7 +9,26 @@
 //! roundings as [`U8Rows::at`]) while packing, so the first layer never
 //! needs an f32 copy of the images.
 
+use wide::f32x8;
+
 use super::{ARef, MatRef, U8Rows};
+
+/// Transposes an 8×8 block (`rows[i]` = row i) and stores row `q` of the
+/// transpose at `dst[q * stride..][..8]`: the shuffle network of
+/// `f32x8::transpose` (AVX) instead of 64 scalar scatters.
+#[inline(always)]
+fn transpose8_store(rows: [f32x8; 8], dst: &mut [f32], stride: usize) {
+    for (q, v) in f32x8::transpose(rows).iter().enumerate() {
+        dst[q * stride..q * stride + 8].copy_from_slice(v.as_array());
+    }
+}
+
+/// Eight floats at `src[..8]` as a vector.
+#[inline(always)]
+fn load8(src: &[f32]) -> f32x8 {
+    let a: [f32; 8] = src[..8].try_into().expect("8 floats");
+    f32x8::new(a)
+}
 
 /// Packs rows `i0..i0 + rows`, columns `p0..p0 + kc` of `a` into
 /// `ceil(rows / MR)` micro-panels of `MR × kc` at the start of `dst`.
@@ -57,17 +76,33 @@ fn pack_a_f32<const MR: usize>(
 ) {
     if m.rs == 1 {
         // A = Xᵀ of a row-major X: each k step is `r` contiguous floats.
-        for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
-            let s = r0 + (p0 + p) * m.cs;
-            d[..r].copy_from_slice(&m.data[s..s + r]);
+        if r == MR {
+            for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                let s = r0 + (p0 + p) * m.cs;
+                d.copy_from_slice(&m.data[s..s + MR]);
+            }
+        } else {
+            for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                let s = r0 + (p0 + p) * m.cs;
+                d[..r].copy_from_slice(&m.data[s..s + r]);
+            }
         }
     } else if m.cs == 1 {
-        // Row-major A (X, dY): read each row contiguously, write with stride
-        // MR; handling 8 rows at once keeps 8 read streams and full lines.
+        // Row-major A (X, dY): 8×8 blocks through a register transpose,
+        // then the k tail one element at a time.
+        let mut p = 0;
+        if MR == 8 && r == 8 {
+            let s0 = r0 * m.rs + p0;
+            while p + 8 <= kc {
+                let rows = std::array::from_fn(|i| load8(&m.data[s0 + i * m.rs + p..]));
+                transpose8_store(rows, &mut panel[p * MR..], MR);
+                p += 8;
+            }
+        }
         for i in 0..r {
             let s = (r0 + i) * m.rs + p0;
-            let src = &m.data[s..s + kc];
-            for (d, &x) in panel.chunks_exact_mut(MR).zip(src) {
+            let src = &m.data[s + p..s + kc];
+            for (d, &x) in panel[p * MR..].chunks_exact_mut(MR).zip(src) {
                 d[i] = x;
             }
         }
@@ -89,32 +124,33 @@ fn pack_a_u8<const MR: usize>(
     kc: usize,
     panel: &mut [f32],
 ) {
-    let mut conv = [0.0f32; 64];
-    for i in 0..r {
+    let src = |i: usize| {
         let s = u.rows[r0 + i] as usize * u.row_len + p0;
-        let src = &u.pixels[s..s + kc];
-        let scale = &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
-        // Convert 64 pixels at a time (vectorizable), then scatter with
-        // stride MR.
-        for (c, (chunk, dst)) in src.chunks(64).zip(panel.chunks_mut(64 * MR)).enumerate() {
-            let conv = &mut conv[..chunk.len()];
-            if u.period == 1 {
-                let s = scale[0];
-                for (x, &p) in conv.iter_mut().zip(chunk) {
-                    *x = p as f32 * s + u.shift;
-                }
-            } else {
-                let mut j = (p0 + c * 64) % u.period;
-                for (x, &p) in conv.iter_mut().zip(chunk) {
-                    *x = p as f32 * scale[j] + u.shift;
-                    j += 1;
-                    if j == u.period {
-                        j = 0;
-                    }
-                }
-            }
-            for (d, &x) in dst.chunks_exact_mut(MR).zip(conv.iter()) {
-                d[i] = x;
+        &u.pixels[s..s + kc]
+    };
+    let scale = |i: usize| &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
+    let mut p = 0;
+    if MR == 8 && r == 8 && u.period == 1 {
+        // Convert 8 pixels of each of the 8 rows, transpose in registers.
+        let srcs: [&[u8]; 8] = std::array::from_fn(src);
+        let scales: [f32; 8] = std::array::from_fn(|i| scale(i)[0]);
+        while p + 8 <= kc {
+            let rows = std::array::from_fn(|i| {
+                let px = &srcs[i][p..p + 8];
+                f32x8::new(std::array::from_fn(|t| px[t] as f32 * scales[i] + u.shift))
+            });
+            transpose8_store(rows, &mut panel[p * MR..], MR);
+            p += 8;
+        }
+    }
+    for i in 0..r {
+        let scale = scale(i);
+        let mut j = (p0 + p) % u.period;
+        for (d, &px) in panel[p * MR..].chunks_exact_mut(MR).zip(&src(i)[p..]) {
+            d[i] = px as f32 * scale[j] + u.shift;
+            j += 1;
+            if j == u.period {
+                j = 0;
             }
         }
     }
@@ -135,7 +171,12 @@ fn pack_a_u8t<const MR: usize>(
         let s = u.rows[k] as usize * u.row_len + r0;
         let src = &u.pixels[s..s + r];
         let scale = &u.scale[k * u.period..(k + 1) * u.period];
-        if u.period == 1 {
+        if u.period == 1 && r == MR {
+            let sc = scale[0];
+            for (x, &px) in d.iter_mut().zip(&src[..MR]) {
+                *x = px as f32 * sc + u.shift;
+            }
+        } else if u.period == 1 {
             let sc = scale[0];
             for (x, &px) in d[..r].iter_mut().zip(src) {
                 *x = px as f32 * sc + u.shift;
@@ -179,12 +220,31 @@ pub fn pack_b(
     }
     if b.cs == 1 {
         for (p, d) in dst.chunks_exact_mut(w).enumerate() {
+            // (`cols` is the full panel width except at the right edge.)
             let s = (p0 + p) * b.rs + j0;
             d[..cols].copy_from_slice(&b.data[s..s + cols]);
         }
     } else if b.rs == 1 {
-        // B = Wᵀ of a row-major W: each column is contiguous.
-        for j in 0..cols {
+        // B = Wᵀ of a row-major W: each column is contiguous; 8×8 blocks go
+        // through a register transpose, the edges one element at a time.
+        let (kc8, cols8) = (kc / 8 * 8, cols / 8 * 8);
+        for j in (0..cols8).step_by(8) {
+            for p in (0..kc8).step_by(8) {
+                let s = (j0 + j) * b.cs + p0 + p;
+                let rows = std::array::from_fn(|t| load8(&b.data[s + t * b.cs..]));
+                transpose8_store(rows, &mut dst[p * w + j..], w);
+            }
+            for t in j..j + 8 {
+                let s = (j0 + t) * b.cs + p0;
+                for (d, &x) in dst[kc8 * w..]
+                    .chunks_exact_mut(w)
+                    .zip(&b.data[s + kc8..s + kc])
+                {
+                    d[t] = x;
+                }
+            }
+        }
+        for j in cols8..cols {
             let s = (j0 + j) * b.cs + p0;
             for (d, &x) in dst.chunks_exact_mut(w).zip(&b.data[s..s + kc]) {
                 d[j] = x;
