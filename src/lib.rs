@@ -10,5 +10,6 @@ pub mod dataset;
 mod error;
 pub mod idx;
 pub mod kernels;
+pub mod viz;
 
 pub use error::{Error, Result};

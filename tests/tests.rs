@@ -1,3 +1,4 @@
 //! fastnn's integration tests: one binary, one module per area.
 
 mod util;
+mod viz;
