@@ -4,8 +4,8 @@
 use fastnn::Error;
 use fastnn::viz::{
     ColorMode, EpochPoint, Labeled, Prediction, confusion_matrix_png, grid_layout, image_grid,
-    prediction_card, prediction_grid, prepare_user_image, save_png, terminal_predictions,
-    terminal_preview, training_curves,
+    prediction_card, prediction_grid, prepare_user_image, save_png, terminal_columns,
+    terminal_predictions, terminal_preview, training_curves,
 };
 use image::{Rgb, RgbImage};
 
@@ -210,6 +210,39 @@ fn terminal_preview_wraps_rows_of_images() {
     assert_eq!(text.matches('▀').count(), 7 * 28 * 14);
     let captions = text.lines().nth(14).unwrap();
     assert!(captions.trim_start().starts_with("T-shirt/top") && captions.ends_with("Coat"));
+}
+
+#[test]
+fn terminal_columns_fit_the_width() {
+    let px = pattern(0);
+    let items: Vec<Labeled> = (0..25)
+        .map(|k| Labeled::new(&px, 28, 28, NAMES[k % 10]))
+        .collect();
+    // Each cell is 28 characters plus 3 between cells.
+    assert_eq!(terminal_columns(&items, 5, 80), 2);
+    assert_eq!(terminal_columns(&items, 5, 28 * 5 + 3 * 4), 5);
+    assert_eq!(terminal_columns(&items, 5, 28 * 5 + 3 * 4 - 1), 4);
+    assert_eq!(terminal_columns(&items, 5, 10), 1);
+    let widest = terminal_preview(&items, 5, ColorMode::Ansi256)
+        .lines()
+        .map(visible_width)
+        .max();
+    assert_eq!(widest, Some(28 * 5 + 3 * 4));
+}
+
+/// Characters a terminal shows for `line`: all but the SGR escape sequences.
+fn visible_width(line: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in line.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (false, _) => n += 1,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+        }
+    }
+    n
 }
 
 #[test]

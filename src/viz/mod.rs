@@ -43,7 +43,9 @@ use crate::{Error, Result};
 pub use grid::{GridLayout, Prediction, grid_layout, image_grid, prediction_card, prediction_grid};
 pub use input::prepare_user_image;
 pub use plots::{EpochPoint, confusion_matrix_png, training_curves};
-pub use terminal::{ColorMode, detect_color_mode, terminal_predictions, terminal_preview};
+pub use terminal::{
+    ColorMode, detect_color_mode, terminal_columns, terminal_predictions, terminal_preview,
+};
 
 /// One grayscale image with the text to show under it.
 #[derive(Debug, Clone)]

@@ -205,7 +205,9 @@ fn padded_range(values: impl Iterator<Item = f64>, frac: f64, min_pad: f64) -> (
 /// per predicted class, class names on both axes, the count in each cell and
 /// the cell shaded by its share of the row (so rare classes show their
 /// confusions as clearly as common ones). `counts` is row-major, `n × n`
-/// for `n = class_names.len()`.
+/// for `n = class_names.len()`. Cells shrink as classes grow (the picture
+/// stays about 540 pixels); past about 30 classes the cells are too small
+/// for digits, and only the shading shows the counts.
 ///
 /// # Errors
 /// [`Error::Config`] if `counts.len()` is not `n²` or `n` is 0;

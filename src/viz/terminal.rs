@@ -126,6 +126,24 @@ pub fn terminal_predictions<S: AsRef<str>>(
     render(&cells, columns, color)
 }
 
+/// How many images per row [`terminal_preview`] can put in a terminal
+/// `width` characters wide without lines wrapping: at most `wanted`, at
+/// least 1 (the tutorial's 5 columns need about 155 characters for 28×28).
+pub fn terminal_columns(items: &[Labeled], wanted: usize, width: usize) -> usize {
+    let cell = items
+        .iter()
+        .map(|it| {
+            it.caption
+                .lines()
+                .map(|l| l.chars().count())
+                .fold(it.cols, usize::max)
+        })
+        .max()
+        .unwrap_or(0);
+    // n cells and n - 1 gaps must fit: n·(cell + SPACING) ≤ width + SPACING.
+    ((width + SPACING) / (cell + SPACING)).clamp(1, wanted.max(1))
+}
+
 fn render(cells: &[Cell], columns: usize, color: ColorMode) -> String {
     let columns = columns.max(1);
     let mut out = String::new();
