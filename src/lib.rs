@@ -63,6 +63,7 @@ pub mod model;
 pub mod nn;
 pub mod preprocess;
 pub mod train;
+pub mod viz;
 
 pub use dataset::{Dataset, DatasetSource, Split};
 pub use error::{Error, Result};

@@ -7,3 +7,4 @@ mod train;
 mod util;
 
 mod gemm;
+mod viz;
