@@ -57,7 +57,13 @@ fn main() -> fastnn::Result<()> {
 
     // 3. Save and reload (safetensors, readable from Python too).
     let path = std::env::temp_dir().join("fastnn-embed-example.safetensors");
-    model::save(&path, &net, &model::Provenance { dataset: "fashion".into() })?;
+    model::save(
+        &path,
+        &net,
+        &model::Provenance {
+            dataset: "fashion".into(),
+        },
+    )?;
     let back = model::load(&path)?.network;
     println!(
         "reloaded from {}: test accuracy {:.4}",

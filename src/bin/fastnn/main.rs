@@ -14,8 +14,8 @@ use fastnn::nn::optim::{AdamConfig, OptimizerConfig, SgdConfig};
 use fastnn::nn::{Activation, Init, Loss};
 use fastnn::preprocess::PreprocessKind;
 use fastnn::train::{Evaluation, Inputs, Preset, Samples, TrainConfig, Trainer};
+use fastnn::viz::{self, Labeled, Prediction};
 use fastnn::{Network, evaluate, predict};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -258,6 +258,9 @@ fn train(a: TrainArgs) -> Result<()> {
         println!("resuming after epoch {}", trainer.epochs_done());
     }
 
+    let pictures = Pictures::new(a.plots.as_deref(), a.quiet)?;
+    pictures.samples(&ds)?;
+
     let started = Instant::now();
     let mut progress = report::Progress::new();
     trainer.fit(&mut net, &train, Some(&test), &mut |e| progress.on_event(e))?;
@@ -281,7 +284,10 @@ fn train(a: TrainArgs) -> Result<()> {
         );
     }
     println!();
-    print_predictions(&net, &ds, &(0..10.min(test.len())).collect::<Vec<_>>())?;
+    let first: Vec<usize> = (0..10.min(test.len())).collect();
+    let probs = print_predictions(&net, &ds, &first, false)?;
+    pictures.predictions(&ds, &first, &probs)?;
+    pictures.curves_and_confusion(trainer.history(), &eval, ds.classes())?;
 
     if let Some(path) = &a.save {
         let prov = Provenance {
@@ -314,10 +320,17 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-/// Prints expected and guessed class of test images.
-fn print_predictions(net: &Network, ds: &Dataset, indices: &[usize]) -> Result<()> {
+/// Prints expected and guessed class of test images (with the likeliest
+/// classes when `detail`); returns the probabilities.
+fn print_predictions(
+    net: &Network,
+    ds: &Dataset,
+    indices: &[usize],
+    detail: bool,
+) -> Result<Vec<Vec<f32>>> {
     let test = ds.test();
-    let probs = predict(net, Inputs::U8(test.pixels()), indices)?;
+    let probs = predict(net, Inputs::U8(test.pixels()), indices)
+        .with_context(|| format!("the test set of {}", ds.name()))?;
     let names = ds.classes();
     for (&i, p) in indices.iter().zip(&probs) {
         let guess = fastnn::kernels::eltwise::argmax(p);
@@ -329,8 +342,154 @@ fn print_predictions(net: &Network, ds: &Dataset, indices: &[usize]) -> Result<(
             p[guess] * 100.0,
             if guess == expected { "" } else { "  <- wrong" }
         );
+        if detail {
+            println!("{}", likeliest(p, names));
+        }
     }
-    Ok(())
+    Ok(probs)
+}
+
+/// The classes holding at least 0.5% of the probability, likeliest first.
+fn likeliest(p: &[f32], names: &[String]) -> String {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let parts: Vec<String> = order
+        .iter()
+        .filter(|&&c| p[c] >= 0.005)
+        .map(|&c| format!("{} {:.1}%", names[c], p[c] * 100.0))
+        .collect();
+    format!("    probabilities: {}", parts.join(", "))
+}
+
+/// Whether stdout is a terminal, and its width.
+fn terminal() -> Option<usize> {
+    let term = console::Term::stdout();
+    if !term.is_term() {
+        return None;
+    }
+    Some(term.size_checked().map_or(80, |(_, w)| w as usize))
+}
+
+/// Test or training images with their class names as captions.
+fn labeled<'a>(ds: &'a Dataset, kind: SplitKind, indices: &[usize]) -> Vec<Labeled<'a>> {
+    let split = ds.split(kind);
+    indices
+        .iter()
+        .map(|&i| {
+            let caption = ds.classes()[split.label(i) as usize].clone();
+            Labeled::new(split.image(i), split.rows(), split.cols(), caption)
+        })
+        .collect()
+}
+
+fn predictions<'a>(
+    ds: &'a Dataset,
+    indices: &[usize],
+    probs: &'a [Vec<f32>],
+) -> Vec<Prediction<'a>> {
+    let test = ds.test();
+    indices
+        .iter()
+        .zip(probs)
+        .map(|(&i, p)| Prediction {
+            pixels: test.image(i),
+            rows: test.rows(),
+            cols: test.cols(),
+            expected: Some(test.label(i) as usize),
+            guess: fastnn::kernels::eltwise::argmax(p),
+            probs: p,
+        })
+        .collect()
+}
+
+/// The pictures `train` shows: in the terminal (unless `--quiet` or not a
+/// terminal) and as PNG files under `--plots DIR`.
+struct Pictures<'a> {
+    dir: Option<&'a Path>,
+    width: Option<usize>,
+}
+
+impl<'a> Pictures<'a> {
+    fn new(dir: Option<&'a Path>, quiet: bool) -> Result<Self> {
+        if let Some(d) = dir {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("{}: cannot create the folder", d.display()))?;
+        }
+        Ok(Pictures {
+            dir,
+            width: if quiet { None } else { terminal() },
+        })
+    }
+
+    fn file(&self, name: &str) -> Option<std::path::PathBuf> {
+        self.dir.map(|d| d.join(name))
+    }
+
+    /// The tutorial's 5×5 grid of training images with their class names.
+    fn samples(&self, ds: &Dataset) -> Result<()> {
+        let n = 25.min(ds.train().len());
+        let items = labeled(ds, SplitKind::Train, &(0..n).collect::<Vec<_>>());
+        if let Some(width) = self.width {
+            let cols = viz::terminal_columns(&items, 5, width);
+            print!(
+                "{}",
+                viz::terminal_preview(&items, cols, viz::detect_color_mode())
+            );
+        }
+        if let Some(path) = self.file("samples.png") {
+            viz::save_png(&viz::image_grid(&items, 5), &path)?;
+            println!("wrote {}", path.display());
+        }
+        Ok(())
+    }
+
+    /// Test images titled with the expected class, captioned with the guess.
+    fn predictions(&self, ds: &Dataset, indices: &[usize], probs: &[Vec<f32>]) -> Result<()> {
+        let preds = predictions(ds, indices, probs);
+        if let Some(width) = self.width {
+            let items = labeled(ds, SplitKind::Test, indices);
+            let cols = viz::terminal_columns(&items, 5, width);
+            print!(
+                "{}",
+                viz::terminal_predictions(&preds, ds.classes(), cols, viz::detect_color_mode())
+            );
+        }
+        if let Some(path) = self.file("predictions.png") {
+            viz::save_png(&viz::prediction_grid(&preds, ds.classes(), 5), &path)?;
+            println!("wrote {}", path.display());
+        }
+        Ok(())
+    }
+
+    fn curves_and_confusion(
+        &self,
+        history: &[fastnn::train::EpochStats],
+        eval: &Evaluation,
+        classes: &[String],
+    ) -> Result<()> {
+        let (Some(curves), Some(confusion)) = (self.file("curves.png"), self.file("confusion.png"))
+        else {
+            return Ok(());
+        };
+        let points: Vec<viz::EpochPoint> = history
+            .iter()
+            .map(|e| viz::EpochPoint {
+                epoch: e.epoch,
+                train_loss: e.loss,
+                train_acc: e.accuracy,
+                test_loss: e.test_loss,
+                test_acc: e.test_accuracy,
+            })
+            .collect();
+        if !points.is_empty() {
+            viz::training_curves(&points, &curves)?;
+            println!("wrote {}", curves.display());
+        }
+        let counts: Vec<u32> = eval.confusion.iter().flatten().copied().collect();
+        viz::confusion_matrix_png(&counts, classes, &confusion)?;
+        println!("wrote {}", confusion.display());
+        Ok(())
+    }
 }
 
 fn print_eval(eval: &Evaluation) {
@@ -352,16 +511,109 @@ fn eval(a: EvalArgs) -> Result<()> {
 
 fn predict_cmd(a: PredictArgs) -> Result<()> {
     let loaded = model::load(&a.model)?;
+    let net = &loaded.network;
+    let names = net.class_names();
+    if let Some(image) = &a.image {
+        let (pixels, notes) = viz::prepare_user_image(image)?;
+        let arch = net.architecture();
+        if (arch.rows, arch.cols) != (28, 28) {
+            bail!(
+                "{}: takes {}x{} images; --image prepares 28x28 ones",
+                a.model.display(),
+                arch.rows,
+                arch.cols
+            );
+        }
+        for note in &notes {
+            println!("{}: {note}", image.display());
+        }
+        let probs = predict(net, Inputs::U8(&pixels), &[0])?;
+        let guess = fastnn::kernels::eltwise::argmax(&probs[0]);
+        println!(
+            "{}: Guess: {} ({:.1}%)",
+            image.display(),
+            names[guess],
+            probs[0][guess] * 100.0
+        );
+        println!("{}", likeliest(&probs[0], names));
+        let card = Prediction {
+            pixels: &pixels,
+            rows: 28,
+            cols: 28,
+            expected: None,
+            guess,
+            probs: &probs[0],
+        };
+        if let Some(out) = &a.out {
+            viz::save_png(&viz::prediction_card(&card, names), out)?;
+            println!("wrote {}", out.display());
+        } else if terminal().is_some() {
+            print!(
+                "{}",
+                viz::terminal_predictions(&[card], names, 1, viz::detect_color_mode())
+            );
+        }
+        return Ok(());
+    }
     let spec = a.dataset.unwrap_or(loaded.provenance.dataset);
     let ds = open_dataset(&spec)?;
-    print_predictions(&loaded.network, &ds, &a.index)?;
-    let _ = (a.image, a.out);
+    if ds.classes().len() != names.len() {
+        bail!(
+            "{}: has {} classes but {} has {}",
+            a.model.display(),
+            names.len(),
+            ds.name(),
+            ds.classes().len()
+        );
+    }
+    let probs = print_predictions(net, &ds, &a.index, true)?;
+    let preds = predictions(&ds, &a.index, &probs);
+    if let Some(out) = &a.out {
+        viz::save_png(&viz::prediction_grid(&preds, ds.classes(), 5), out)?;
+        println!("wrote {}", out.display());
+    } else if let Some(width) = terminal() {
+        let items = labeled(&ds, SplitKind::Test, &a.index);
+        let cols = viz::terminal_columns(&items, 5, width);
+        print!(
+            "{}",
+            viz::terminal_predictions(&preds, ds.classes(), cols, viz::detect_color_mode())
+        );
+    }
     Ok(())
 }
 
 fn show(a: ShowArgs) -> Result<()> {
-    let _ = a;
-    bail!("`fastnn show` is not built yet")
+    let ds = open_dataset(&a.dataset)?;
+    let kind = match a.split {
+        SplitArg::Train => SplitKind::Train,
+        SplitArg::Test => SplitKind::Test,
+    };
+    let len = ds.split(kind).len();
+    if a.start >= len {
+        bail!(
+            "--start {} is past the last of the {len} {kind} images of {}",
+            a.start,
+            ds.name()
+        );
+    }
+    let end = (a.start + a.count as usize).min(len);
+    let indices: Vec<usize> = (a.start..end).collect();
+    let items = labeled(&ds, kind, &indices);
+    if let Some(out) = &a.out {
+        viz::save_png(&viz::image_grid(&items, 5.min(items.len())), out)?;
+        println!("wrote {} images to {}", items.len(), out.display());
+    } else if let Some(width) = terminal() {
+        let cols = viz::terminal_columns(&items, 5, width);
+        print!(
+            "{}",
+            viz::terminal_preview(&items, cols, viz::detect_color_mode())
+        );
+    } else {
+        for (i, item) in indices.iter().zip(&items) {
+            println!("{kind} image {i}: {}", item.caption);
+        }
+    }
+    Ok(())
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
@@ -371,7 +623,11 @@ fn bench(a: BenchArgs) -> Result<()> {
         None => vec![1, all],
     };
     threads.dedup();
-    println!("fastnn {} on {} ({all} cores)", env!("CARGO_PKG_VERSION"), fastnn::kernels::cpu::describe());
+    println!(
+        "fastnn {} on {} ({all} cores)",
+        env!("CARGO_PKG_VERSION"),
+        fastnn::kernels::cpu::describe()
+    );
     let mut json = serde_json::Map::new();
     json.insert("machine".into(), machine_json());
     if a.what != Some(BenchWhat::Train) {
@@ -388,8 +644,16 @@ fn bench(a: BenchArgs) -> Result<()> {
         let fashion = open_dataset("fashion")?;
         let mnist = open_dataset("mnist")?;
         let sets = [
-            (Preset::Fashion, samples(&fashion, SplitKind::Train), fashion.classes().to_vec()),
-            (Preset::Mnist, samples(&mnist, SplitKind::Train), mnist.classes().to_vec()),
+            (
+                Preset::Fashion,
+                samples(&fashion, SplitKind::Train),
+                fashion.classes().to_vec(),
+            ),
+            (
+                Preset::Mnist,
+                samples(&mnist, SplitKind::Train),
+                mnist.classes().to_vec(),
+            ),
         ];
         let runs = if a.quick { 1 } else { 3 };
         let rows = fastnn::bench::train::run(&sets, &threads, runs)?;
@@ -450,9 +714,4 @@ fn data(a: DataArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn is_tty() -> bool {
-    std::io::stdout().is_terminal()
 }
