@@ -1,8 +1,6 @@
 //! Datasets: the shipped data's known facts, folder datasets, one test per
 //! consistency error, in-memory datasets, checksums.
 
-use std::path::Path;
-
 use fastnn::dataset::{
     self, Dataset, DatasetSource, FASHION_CLASSES, SplitKind, check_pair, data_dir, verify_data,
 };
@@ -153,61 +151,50 @@ fn raw_file_preferred_over_gz() {
     assert_eq!(data.train().pixels(), &images[16..]);
 }
 
-/// Opens the folder dataset in `dir` and returns the error's one line.
-fn open_err(dir: &Path) -> String {
-    let err = Dataset::open(&DatasetSource::Dir(dir.into())).unwrap_err();
+/// Writes a valid folder dataset (3 train and 2 test images of 2×2, labels
+/// 0 and 1; gzipped with `gz`), replaces the `files` given (removes those
+/// given as `None`), opens it, and checks that the error is one line: the
+/// path of `file`, then `problem` (a prefix of the rest).
+fn expect_dataset_err(gz: bool, files: &[(&str, Option<&[u8]>)], file: &str, problem: &str) {
+    let dir = temp_dir();
+    write_dataset(dir.path(), 3, 2, 2, 2, 2, gz);
+    for &(name, bytes) in files {
+        match bytes {
+            Some(bytes) => drop(write(dir.path(), name, bytes)),
+            None => std::fs::remove_file(dir.path().join(name)).unwrap(),
+        }
+    }
+    let err = Dataset::open(&DatasetSource::Dir(dir.path().into())).unwrap_err();
     let msg = err.to_string();
-    assert!(!msg.contains('\n'), "{msg:?}");
-    msg
+    assert!(!msg.contains('\n'), "one line: {msg:?}");
+    let want = format!("{}: {problem}", dir.path().join(file).display());
+    assert!(msg.starts_with(&want), "{msg}\nwanted: {want}");
 }
 
 #[test]
 fn error_missing_file() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 2, 2, 2, 2, 2, false);
-    std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte")).unwrap();
-    let msg = open_err(dir.path());
-    let want = dir.path().join("t10k-labels-idx1-ubyte");
-    assert_eq!(
-        msg,
-        format!(
-            "{}: file not found (nor t10k-labels-idx1-ubyte.gz)",
-            want.display()
-        )
-    );
+    let name = "t10k-labels-idx1-ubyte";
+    let msg = "file not found (nor t10k-labels-idx1-ubyte.gz)";
+    expect_dataset_err(false, &[(name, None)], name, msg);
+    let gz = "t10k-labels-idx1-ubyte.gz";
+    expect_dataset_err(true, &[(gz, None)], name, msg);
 }
 
 #[test]
 fn error_count_mismatch() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 3, 2, 2, 2, 2, false);
-    write(
-        dir.path(),
-        "train-labels-idx1-ubyte",
-        &idx_u8(&[2], &[0, 1]),
-    );
-    let msg = open_err(dir.path());
-    assert!(
-        msg.ends_with(
-            "train-labels-idx1-ubyte: 2 labels but train-images-idx3-ubyte holds 3 images"
-        ),
-        "{msg}"
-    );
+    let labels = idx_u8(&[2], &[0, 1]);
+    let name = "train-labels-idx1-ubyte";
+    let msg = "2 labels but train-images-idx3-ubyte holds 3 images";
+    expect_dataset_err(false, &[(name, Some(&labels))], name, msg);
 }
 
 #[test]
 fn error_label_out_of_range() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 3, 2, 2, 2, 2, false);
-    write(dir.path(), "classes.txt", b"a\nb\n");
-    write(dir.path(), "t10k-labels-idx1-ubyte", &idx_u8(&[2], &[1, 7]));
-    let msg = open_err(dir.path());
-    assert!(
-        msg.ends_with(
-            "t10k-labels-idx1-ubyte: label 7 at index 1 (byte offset 9) is out of range for 2 classes"
-        ),
-        "{msg}"
-    );
+    let labels = idx_u8(&[2], &[1, 7]);
+    let name = "t10k-labels-idx1-ubyte";
+    let files = [(name, Some(&labels[..])), ("classes.txt", Some(b"a\nb\n"))];
+    let msg = "label 7 at index 1 (byte offset 9) is out of range for 2 classes";
+    expect_dataset_err(false, &files, name, msg);
 }
 
 #[test]
@@ -223,68 +210,52 @@ fn error_label_out_of_range_for_builtin_classes() {
 
 #[test]
 fn error_train_test_size_mismatch() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 3, 2, 2, 2, 2, false);
     let (images, _) = split_files(2, 3, 2, 2);
-    write(dir.path(), "t10k-images-idx3-ubyte", &images);
-    let msg = open_err(dir.path());
-    assert!(
-        msg.ends_with("t10k-images-idx3-ubyte: images are 3×2 but the training images are 2×2"),
-        "{msg}"
-    );
+    let name = "t10k-images-idx3-ubyte";
+    let msg = "images are 3×2 but the training images are 2×2";
+    expect_dataset_err(false, &[(name, Some(&images))], name, msg);
 }
 
 #[test]
 fn error_wrong_shapes() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 2, 2, 2, 2, 2, false);
-    write(
-        dir.path(),
-        "train-images-idx3-ubyte",
-        &idx_u8(&[2, 4], &[0; 8]),
-    );
-    let msg = open_err(dir.path());
-    assert!(
-        msg.ends_with(
-            "train-images-idx3-ubyte: expected u8 images with 3 dimensions (count×rows×cols), found u8 2×4"
-        ),
-        "{msg}"
-    );
-    write_dataset(dir.path(), 2, 2, 2, 2, 2, false);
-    write(
-        dir.path(),
-        "train-labels-idx1-ubyte",
-        &util::idx_bytes(0x0B, &[2], &[0; 4]),
-    );
-    let msg = open_err(dir.path());
-    assert!(
-        msg.ends_with("train-labels-idx1-ubyte: expected u8 labels with 1 dimension, found i16 2"),
-        "{msg}"
+    let images = idx_u8(&[2, 4], &[0; 8]);
+    let name = "train-images-idx3-ubyte";
+    let msg = "expected u8 images with 3 dimensions (count×rows×cols), found u8 2×4";
+    expect_dataset_err(false, &[(name, Some(&images))], name, msg);
+    let labels = util::idx_bytes(0x0B, &[3], &[0; 6]);
+    let name = "train-labels-idx1-ubyte";
+    let msg = "expected u8 labels with 1 dimension, found i16 3";
+    expect_dataset_err(false, &[(name, Some(&labels))], name, msg);
+    let empty = idx_u8(&[3, 0, 2], &[]);
+    let name = "train-images-idx3-ubyte";
+    expect_dataset_err(
+        false,
+        &[(name, Some(&empty))],
+        name,
+        "images are 0×2: empty",
     );
 }
 
 #[test]
 fn error_malformed_file_in_dataset() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 2, 2, 2, 2, 2, true);
-    write(dir.path(), "t10k-images-idx3-ubyte.gz", b"\x1f\x8b garbage");
-    let msg = open_err(dir.path());
-    assert!(
-        msg.contains("t10k-images-idx3-ubyte.gz: corrupt gzip data"),
-        "{msg}"
+    let name = "t10k-images-idx3-ubyte.gz";
+    let msg = "corrupt gzip data";
+    expect_dataset_err(true, &[(name, Some(b"\x1f\x8b garbage"))], name, msg);
+    let name = "train-labels-idx1-ubyte";
+    let msg = "truncated data: header declares 3 of u8";
+    expect_dataset_err(
+        false,
+        &[(name, Some(&idx_u8(&[3], &[0; 3])[..10]))],
+        name,
+        msg,
     );
 }
 
 #[test]
 fn error_empty_classes_file() {
-    let dir = temp_dir();
-    write_dataset(dir.path(), 2, 2, 2, 2, 2, false);
-    write(dir.path(), "classes.txt", b"\n\n");
-    let msg = open_err(dir.path());
-    assert!(
-        msg.ends_with("classes.txt: no class names (expected one per line)"),
-        "{msg}"
-    );
+    let name = "classes.txt";
+    let msg = "no class names (expected one per line)";
+    expect_dataset_err(false, &[(name, Some(b"\n\n"))], name, msg);
 }
 
 #[test]
