@@ -1,10 +1,11 @@
 //! fastnn's integration tests: one binary, one module per area.
 
-// mod cli;
+mod cli;
+mod dataset;
+mod gemm;
+mod idx;
 mod model;
 mod presets;
 mod train;
 mod util;
-
-mod gemm;
 mod viz;

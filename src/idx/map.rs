@@ -58,12 +58,24 @@ pub struct IdxFile {
 
 impl IdxFile {
     /// Opens, maps and validates an IDX file. A path ending in `.gz` is
-    /// decompressed into a cache under `$FASTNN_CACHE` or the file's
-    /// directory's `.cache/` (see [`cache_dir_for`]).
+    /// decompressed into a cache (see [`cache_dir_for`]) under
+    /// `$FASTNN_CACHE`, else the data directory's `.cache/` for a file
+    /// inside [`data_dir`](crate::dataset::data_dir) (as
+    /// [`Dataset`](crate::dataset::Dataset) does), else the file's own
+    /// folder's `.cache/`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let parent = path.parent().unwrap_or(Path::new("."));
-        open_with_cache(path, &cache_dir_for(parent))
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let data = crate::dataset::data_dir();
+        let in_data_dir = match (fs::canonicalize(parent), fs::canonicalize(&data)) {
+            (Ok(p), Ok(d)) => p.starts_with(d),
+            _ => false,
+        };
+        let dir = if in_data_dir { &data } else { parent };
+        open_with_cache(path, &cache_dir_for(dir))
     }
 
     /// Validates an IDX file held in memory; `path` only names it in errors.
