@@ -3,6 +3,7 @@
 //! `kernels/mod.rs`.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -195,7 +196,9 @@ fn run_unit<const MR: usize, L: Lanes>(
     let rows = MC.min(job.m - i0);
     let nr = job.fam.nv * L::N;
     let k = job.k;
-    with_buf(&A_BUF, rows.div_ceil(MR) * MR * KC.min(k), |abuf| {
+    // Always the full MC × KC, so a thread's buffer grows once, on its first
+    // unit, whatever shapes follow.
+    with_buf(&A_BUF, MC.div_ceil(MR) * MR * KC, |abuf| {
         // Loop 4: k blocks; an empty k still runs once for beta and the
         // epilogue.
         let mut p0 = 0;
@@ -295,47 +298,214 @@ unsafe fn store_tile<L: Lanes>(
         unsafe { (job.fam.tile)(r, nv, &t) };
         return;
     }
-    // Edge tile: stack copies of C (when read), bias and out.
-    let mut ctile = [0.0f32; TILE_MAX];
-    let mut otile = [0.0f32; TILE_MAX];
-    let mut btile = [0.0f32; NR_MAX];
-    debug_assert!(r * wp <= TILE_MAX && wp <= NR_MAX);
-    if t.beta {
+    // Edge tile: stack copies of C (when read), bias and out, initialized
+    // only where the kernel reads; the padding columns `w..wp` are zero.
+    let mut ctile = [MaybeUninit::<f32>::uninit(); TILE_MAX];
+    let mut otile = [MaybeUninit::<f32>::uninit(); TILE_MAX];
+    let mut btile = [MaybeUninit::<f32>::uninit(); NR_MAX];
+    assert!(r * wp <= TILE_MAX && wp <= NR_MAX);
+    let fill = |tile: &mut [MaybeUninit<f32>], at: &dyn Fn(usize, usize) -> f32| {
         for ii in 0..r {
-            for jj in 0..w {
-                // SAFETY: inside C by the caller's guarantee.
-                ctile[ii * wp + jj] = unsafe { *c.add(ii * job.c.rs + jj * job.c.cs) };
+            for jj in 0..wp {
+                let x = if jj < w { at(ii, jj) } else { 0.0 };
+                tile[ii * wp + jj] = MaybeUninit::new(x);
             }
         }
+    };
+    if t.beta {
+        // SAFETY: inside C by the caller's guarantee.
+        fill(&mut ctile, &|ii, jj| unsafe {
+            *c.add(ii * job.c.rs + jj * job.c.cs)
+        });
     }
-    t.c = ctile.as_mut_ptr();
+    t.c = ctile.as_mut_ptr().cast::<f32>();
     t.c_rs = wp;
     if last {
         t.epi = match job.epi {
             Epilogue::None => TileEpi::None,
             Epilogue::BiasAct { bias, act } => {
-                btile[..w].copy_from_slice(&bias[j..j + w]);
+                for (jj, x) in btile[..wp].iter_mut().enumerate() {
+                    *x = MaybeUninit::new(if jj < w { bias[j + jj] } else { 0.0 });
+                }
                 TileEpi::BiasAct {
-                    bias: btile.as_ptr(),
+                    bias: btile.as_ptr().cast::<f32>(),
                     act,
                 }
             }
             Epilogue::ActGrad { act, out } => {
-                for ii in 0..r {
-                    for jj in 0..w {
-                        otile[ii * wp + jj] = out.at(i + ii, j + jj);
-                    }
-                }
+                fill(&mut otile, &|ii, jj| out.at(i + ii, j + jj));
                 TileEpi::ActGrad {
-                    out: otile.as_ptr(),
+                    out: otile.as_ptr().cast::<f32>(),
                     out_rs: wp,
                     act,
                 }
             }
         };
     }
-    // SAFETY: the stack tiles hold `r ≤ MR` rows of `wp ≤ NR` floats.
+    // SAFETY: the stack tiles hold `r` rows of `wp` floats, initialized
+    // where read: C when beta (filled above), bias and out when used; the
+    // kernel writes all of `ctile`'s `r × wp`.
     unsafe { (job.fam.tile)(r, nv, &t) };
-    // SAFETY: the `r × w` block at `c` lies inside C.
-    unsafe { masked_copy(&ctile, wp, r, w, c, job.c.rs, job.c.cs) };
+    // SAFETY: the kernel initialized `r × wp` of `ctile`; the `r × w` block at
+    // `c` lies inside C.
+    unsafe { masked_copy(t.c, wp, r, w, c, job.c.rs, job.c.cs) };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::kernels::{
+        ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm,
+    };
+
+    /// Counts allocations made by threads that opted in.
+    struct Counting;
+
+    thread_local! {
+        /// Whether this thread's allocations count.
+        static TRACK: Cell<bool> = const { Cell::new(false) };
+    }
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+    // SAFETY: forwards to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if TRACK.with(Cell::get) {
+                COUNT.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: the caller's contract is System's.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: as above.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+            if TRACK.with(Cell::get) {
+                COUNT.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: as above.
+            unsafe { System.realloc(ptr, layout, size) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOC: Counting = Counting;
+
+    /// One training step's products on the trainer's shapes (batch 32,
+    /// 784-128-10), as the trainer will call them.
+    fn step(par: Parallelism, bufs: &mut [Vec<f32>; 4], data: &(Vec<u8>, Vec<u32>, Vec<f32>)) {
+        let [w1, h, w2, dy] = bufs;
+        let x = U8Rows {
+            pixels: &data.0,
+            row_len: 784,
+            rows: &data.1,
+            scale: &data.2,
+            period: 1,
+            shift: 0.0,
+        };
+        let bias = [0.5f32; 128];
+        let mut c = [0.0f32; 784 * 128];
+        let relu = Activation::Relu;
+        let run = |a, b, c: &mut [f32], (m, n), e| {
+            gemm(
+                KernelChoice::Simd,
+                a,
+                b,
+                0.0,
+                MatMut::row_major(&mut c[..m * n], m, n),
+                e,
+                par,
+            )
+        };
+        let (w1, w2, dy) = (&w1[..], &w2[..], &dy[..]);
+        let e = Epilogue::BiasAct {
+            bias: &bias,
+            act: relu,
+        };
+        run(
+            ARef::U8(x),
+            MatRef::row_major(w1, 784, 128),
+            h,
+            (32, 128),
+            e,
+        );
+        let h = &h[..];
+        let e = Epilogue::BiasAct {
+            bias: &bias[..10],
+            act: Activation::Identity,
+        };
+        run(
+            ARef::F32(MatRef::row_major(h, 32, 128)),
+            MatRef::row_major(w2, 128, 10),
+            &mut c,
+            (32, 10),
+            e,
+        );
+        let e = Epilogue::ActGrad {
+            act: relu,
+            out: MatRef::row_major(h, 32, 128),
+        };
+        run(
+            ARef::F32(MatRef::row_major(dy, 32, 10)),
+            MatRef::row_major(w2, 128, 10).t(),
+            &mut c,
+            (32, 128),
+            e,
+        );
+        run(
+            ARef::F32(MatRef::row_major(h, 32, 128).t()),
+            MatRef::row_major(dy, 32, 10),
+            &mut c,
+            (128, 10),
+            Epilogue::None,
+        );
+        run(
+            ARef::U8T(x),
+            MatRef::row_major(h, 32, 128),
+            &mut c,
+            (784, 128),
+            Epilogue::None,
+        );
+    }
+
+    #[test]
+    fn steady_state_allocates_nothing() {
+        let data = (
+            (0..100 * 784).map(|x| x as u8).collect::<Vec<u8>>(),
+            (0..32).map(|x| x * 3).collect::<Vec<u32>>(),
+            vec![1.0 / 255.0; 32],
+        );
+        let mut bufs = [
+            vec![0.01; 784 * 128],
+            vec![0.0; 32 * 128],
+            vec![0.02; 128 * 10],
+            vec![0.1; 32 * 10],
+        ];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        // Warm-up: every pool thread grows its buffers once.
+        pool.broadcast(|_| step(Parallelism::Sequential, &mut bufs.clone(), &data));
+        pool.install(|| {
+            for par in [Parallelism::Sequential, Parallelism::Rayon] {
+                step(par, &mut bufs, &data);
+            }
+        });
+        pool.broadcast(|_| TRACK.with(|t| t.set(true)));
+        let before = COUNT.load(Ordering::Relaxed);
+        pool.install(|| {
+            for _ in 0..3 {
+                for par in [Parallelism::Sequential, Parallelism::Rayon] {
+                    step(par, &mut bufs, &data);
+                }
+            }
+        });
+        pool.broadcast(|_| TRACK.with(|t| t.set(false)));
+        assert_eq!(COUNT.load(Ordering::Relaxed) - before, 0);
+    }
 }

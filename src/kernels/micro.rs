@@ -218,15 +218,14 @@ pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV:
                 *x = ai.mul_add(bx, *x);
             }
         }
-        // The last step's advance may point one panel past the end: `add`
-        // then stays within (or one past) the same allocation; `wrapping_add`
-        // keeps it sound even for an in-place B's final row.
+        // The last step's advance may point past the panel (an in-place B's
+        // rows end early); `wrapping_add` keeps that sound, it is never read.
         a = a.wrapping_add(MR);
         b = b.wrapping_add(t.b_rs);
     }
     // One straight-line store sequence per epilogue variant: the branches
     // are taken once per tile, not once per vector.
-    // SAFETY (all arms): forwarded from the caller; `bias` and `out` hold
+    // SAFETY: (all arms) forwarded from the caller; `bias` and `out` hold
     // what the contract says.
     unsafe {
         match t.epi {
@@ -300,10 +299,10 @@ unsafe fn finish<L: Lanes, const R: usize, const NV: usize>(
 ///
 /// # Safety
 /// Every `c + i * c_rs + j * c_cs` with `i < rows`, `j < cols` is writable
-/// and `tile` holds `rows` rows of `tile_rs ≥ cols` floats.
+/// and `tile` holds `rows` initialized rows of `tile_rs ≥ cols` floats.
 #[inline]
 pub(crate) unsafe fn masked_copy(
-    tile: &[f32],
+    tile: *const f32,
     tile_rs: usize,
     rows: usize,
     cols: usize,
@@ -312,9 +311,16 @@ pub(crate) unsafe fn masked_copy(
     c_cs: usize,
 ) {
     for i in 0..rows {
-        for j in 0..cols {
-            // SAFETY: in range by the caller's guarantee.
-            unsafe { *c.add(i * c_rs + j * c_cs) = tile[i * tile_rs + j] };
+        // SAFETY: in range by the caller's guarantee.
+        let (src, dst) = unsafe { (tile.add(i * tile_rs), c.add(i * c_rs)) };
+        if c_cs == 1 {
+            // SAFETY: as above; the stack tile and C do not overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src, dst, cols) };
+        } else {
+            for j in 0..cols {
+                // SAFETY: as above.
+                unsafe { *dst.add(j * c_cs) = *src.add(j) };
+            }
         }
     }
 }

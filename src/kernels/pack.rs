@@ -267,7 +267,7 @@ mod tests {
     fn pack_a_pads_and_orders_k_major() {
         let data: Vec<f32> = (0..15).map(|x| x as f32).collect();
         let a = ARef::F32(MatRef::row_major(&data, 3, 5));
-        let mut dst = vec![f32::NAN; 2 * 4 * 2];
+        let mut dst = [f32::NAN; 2 * 4 * 2];
         pack_a::<2>(&a, 0, 3, 1, 2, &mut dst[..8]);
         // Panel 0: rows 0,1 at k = 1, 2; panel 1: row 2 and a zero row.
         assert_eq!(&dst[..8], &[1.0, 6.0, 2.0, 7.0, 11.0, 0.0, 12.0, 0.0]);
