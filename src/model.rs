@@ -200,7 +200,10 @@ pub fn checkpoint_path(dir: &Path, epochs: usize) -> PathBuf {
 pub fn save_checkpoint(dir: &Path, net: &Network, trainer: &Trainer) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = checkpoint_path(dir, trainer.epochs_done());
-    let mut meta = base_metadata(net, &Provenance::default());
+    let provenance = Provenance {
+        dataset: trainer.dataset_name().to_string(),
+    };
+    let mut meta = base_metadata(net, &provenance);
     let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
     meta.insert(
         "train_config".into(),

@@ -587,6 +587,7 @@ pub struct Trainer {
     workspace: Workspace,
     order: Vec<u32>,
     history: Vec<EpochStats>,
+    dataset: String,
 }
 
 impl Trainer {
@@ -604,7 +605,19 @@ impl Trainer {
             config,
             order: Vec::new(),
             history: Vec::new(),
+            dataset: String::new(),
         })
+    }
+
+    /// Names the dataset in the checkpoints this trainer writes, so that a
+    /// resumed run finds it again.
+    pub fn set_dataset_name(&mut self, name: impl Into<String>) {
+        self.dataset = name.into();
+    }
+
+    /// The dataset name given to [`Trainer::set_dataset_name`].
+    pub fn dataset_name(&self) -> &str {
+        &self.dataset
     }
 
     /// The settings.

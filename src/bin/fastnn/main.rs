@@ -244,6 +244,7 @@ fn train(a: TrainArgs) -> Result<()> {
         }
     };
     net.set_kernel(kernel_choice(a.kernel));
+    trainer.set_dataset_name(&dataset_spec);
     println!(
         "fastnn {}: {} ({} training, {} test images of {}x{})",
         env!("CARGO_PKG_VERSION"),
