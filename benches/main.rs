@@ -3,5 +3,6 @@ use criterion::criterion_main;
 
 mod gemm;
 mod idx;
+mod train;
 
-criterion_main!(gemm::benches, idx::benches);
+criterion_main!(gemm::benches, idx::benches, train::benches);

@@ -1,0 +1,77 @@
+//! One training step and one full epoch of the `fashion` preset on the
+//! shipped data, at batch 32 and 256, on one thread and on all cores.
+//! Throughput is counted in FLOP of the step's products.
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use fastnn::dataset::{Dataset, DatasetSource};
+use fastnn::nn::optim::{AnyOptimizer, Optimizer};
+use fastnn::train::{Preset, Samples, TrainConfig, Trainer, Workspace, current_parallelism};
+
+fn train(c: &mut Criterion) {
+    let ds = Dataset::open(&DatasetSource::Fashion).expect("data/fashion");
+    let t = ds.train();
+    let samples = Samples::from_u8(t.pixels(), t.labels(), t.rows(), t.cols());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads = vec![1, cores];
+    threads.dedup();
+
+    let mut group = c.benchmark_group("train_step");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for &n in &threads {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        for batch in [32usize, 256] {
+            let mut cfg = TrainConfig::preset(Preset::Fashion);
+            cfg.batch_size = batch;
+            let mut net = cfg.build_network(&samples, ds.classes()).unwrap();
+            let arch = net.architecture();
+            let flops = (arch.forward_flops() + arch.backward_flops()) * batch as u64;
+            let lens: Vec<usize> = net
+                .layers()
+                .iter()
+                .flat_map(|l| [l.weight.len(), l.bias.len()])
+                .collect();
+            let mut opt = AnyOptimizer::new(cfg.optimizer, &lens);
+            let mut ws = Workspace::new(&net, batch, true);
+            let rows: Vec<u32> = (0..batch as u32).map(|i| i * 37 % 60000).collect();
+            group.throughput(Throughput::Elements(flops));
+            group.bench_function(BenchmarkId::new(format!("fashion_b{batch}"), n), |b| {
+                pool.install(|| {
+                    let par = current_parallelism();
+                    b.iter(|| ws.step(&mut net, &mut opt, &samples, &rows, par))
+                })
+            });
+        }
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("train_epoch");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    for &n in &threads {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        for batch in [32usize, 256] {
+            let mut cfg = TrainConfig::preset(Preset::Fashion);
+            cfg.batch_size = batch;
+            let mut net = cfg.build_network(&samples, ds.classes()).unwrap();
+            let arch = net.architecture();
+            let flops = (arch.forward_flops() + arch.backward_flops()) * samples.len() as u64;
+            let mut trainer = Trainer::new(&net, cfg).unwrap();
+            group.throughput(Throughput::Elements(flops));
+            group.bench_function(BenchmarkId::new(format!("fashion_b{batch}"), n), |b| {
+                pool.install(|| {
+                    b.iter(|| trainer.train_epoch(&mut net, &samples, &mut |_| {}).unwrap())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, train);
