@@ -416,6 +416,23 @@ proptest! {
     }
 
     #[test]
+    fn typed_values_round_trip(
+        dims in prop::collection::vec(0u32..5, 1..5),
+        seed in prop::collection::vec(any::<i32>(), 256),
+    ) {
+        let n = dims.iter().product::<u32>() as usize;
+        let values = &seed[..n];
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let bytes = idx_bytes(0x0C, &dims, &data);
+        let view = IdxView::new(&bytes).unwrap();
+        prop_assert_eq!(view.to_vec::<i32>().unwrap(), values);
+        let floats: Vec<f64> = values.iter().map(|&v| f64::from(v) / 3.0).collect();
+        let data: Vec<u8> = floats.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let bytes = idx_bytes(0x0E, &dims, &data);
+        prop_assert_eq!(IdxView::new(&bytes).unwrap().to_vec::<f64>().unwrap(), floats);
+    }
+
+    #[test]
     fn parse_accepts_exactly_the_declared_length((ty, dims, off) in header_and_offset()) {
         let elem = ElemType::from_byte(ty).unwrap();
         let n = dims.iter().product::<u32>() as usize * elem.size();
