@@ -94,6 +94,21 @@ fn raw_files_are_memory_mapped() {
 }
 
 #[test]
+fn in_memory_files_validate_like_mapped_ones() {
+    let file = IdxFile::from_bytes("mem.idx", idx_u8(&[2], &[3, 4])).unwrap();
+    assert!(!file.is_mapped());
+    assert_eq!(
+        (file.path(), file.data()),
+        (Path::new("mem.idx"), &[3, 4][..])
+    );
+    let err = IdxFile::from_bytes("mem.idx", vec![0, 0, 8]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "mem.idx: truncated header: needs 4 bytes, file has 3"
+    );
+}
+
+#[test]
 fn header_reports_lengths() {
     let bytes = idx_bytes(0x0D, &[2, 3], &[0; 24]);
     let h = parse(&bytes).unwrap();
