@@ -94,6 +94,21 @@ fn raw_files_are_memory_mapped() {
 }
 
 #[test]
+fn in_memory_files_validate_like_mapped_ones() {
+    let file = IdxFile::from_bytes("mem.idx", idx_u8(&[2], &[3, 4])).unwrap();
+    assert!(!file.is_mapped());
+    assert_eq!(
+        (file.path(), file.data()),
+        (Path::new("mem.idx"), &[3, 4][..])
+    );
+    let err = IdxFile::from_bytes("mem.idx", vec![0, 0, 8]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "mem.idx: truncated header: needs 4 bytes, file has 3"
+    );
+}
+
+#[test]
 fn header_reports_lengths() {
     let bytes = idx_bytes(0x0D, &[2, 3], &[0; 24]);
     let h = parse(&bytes).unwrap();
@@ -413,6 +428,23 @@ proptest! {
         for d in dims { bytes.extend_from_slice(&d.to_be_bytes()); }
         bytes.extend(tail);
         idx::fuzz_parse(&bytes);
+    }
+
+    #[test]
+    fn typed_values_round_trip(
+        dims in prop::collection::vec(0u32..5, 1..5),
+        seed in prop::collection::vec(any::<i32>(), 256),
+    ) {
+        let n = dims.iter().product::<u32>() as usize;
+        let values = &seed[..n];
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let bytes = idx_bytes(0x0C, &dims, &data);
+        let view = IdxView::new(&bytes).unwrap();
+        prop_assert_eq!(view.to_vec::<i32>().unwrap(), values);
+        let floats: Vec<f64> = values.iter().map(|&v| f64::from(v) / 3.0).collect();
+        let data: Vec<u8> = floats.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let bytes = idx_bytes(0x0E, &dims, &data);
+        prop_assert_eq!(IdxView::new(&bytes).unwrap().to_vec::<f64>().unwrap(), floats);
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! is removed) and two datasets with the same file names never collide. A
 //! cache file is written to a temporary name in the same directory and then
 //! renamed, so readers see either nothing or the whole file; a cache that
-//! fails to parse (say, truncated by a full disk before this scheme) is
+//! fails to parse anyway (truncated or overwritten by something else) is
 //! rebuilt. A cache with the right length but flipped bits is not detected
-//! here; `fastnn data verify` hashes the contents.
+//! here, since hashing 47 MB on every open would cost more than the open;
+//! `fastnn data verify` hashes the contents.
 //!
 //! Where caches go: `$FASTNN_CACHE` if set, else a `.cache` folder in the
 //! directory the caller names (the data directory for the built-in datasets),
