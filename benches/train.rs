@@ -23,7 +23,10 @@ fn train(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     for &n in &threads {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
         for batch in [32usize, 256] {
             let mut cfg = TrainConfig::preset(Preset::Fashion);
             cfg.batch_size = batch;
@@ -55,7 +58,10 @@ fn train(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
     for &n in &threads {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
         for batch in [32usize, 256] {
             let mut cfg = TrainConfig::preset(Preset::Fashion);
             cfg.batch_size = batch;
@@ -66,7 +72,11 @@ fn train(c: &mut Criterion) {
             group.throughput(Throughput::Elements(flops));
             group.bench_function(BenchmarkId::new(format!("fashion_b{batch}"), n), |b| {
                 pool.install(|| {
-                    b.iter(|| trainer.train_epoch(&mut net, &samples, &mut |_| {}).unwrap())
+                    b.iter(|| {
+                        trainer
+                            .train_epoch(&mut net, &samples, &mut |_| {})
+                            .unwrap()
+                    })
                 })
             });
         }

@@ -486,3 +486,24 @@ mod tests {
         println!("{}", format_table(&run(1, quick)));
     }
 }
+
+/// The rows in the common benchmark schema (see [`super::Record`]); the
+/// value is fastnn's median GFLOP/s.
+pub fn records(rows: &[KernelRow]) -> Vec<super::Record<KernelRow>> {
+    let machine = super::Machine::current();
+    rows.iter()
+        .map(|r| super::Record {
+            suite: "kernels",
+            name: format!("{} {} t{}", r.shape, r.product, r.threads),
+            system: "fastnn".into(),
+            threads: r.threads,
+            value: r.fastnn_gflops,
+            unit: "GFLOP/s",
+            higher_is_better: true,
+            spread: [r.fastnn_gflops, r.fastnn_gflops],
+            runs: 1,
+            machine: machine.clone(),
+            detail: r.clone(),
+        })
+        .collect()
+}

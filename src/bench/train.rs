@@ -2,6 +2,7 @@
 //! 256 for several thread counts, as GFLOP/s, share of the measured FMA peak
 //! and speed-up over one thread.
 
+use super::{Machine, Record, median, spread};
 use crate::Result;
 use crate::kernels::cpu::measure_fma_peak_gflops;
 use crate::train::{Preset, Samples, TrainConfig, Trainer};
@@ -36,17 +37,6 @@ pub struct TrainRow {
     pub share_of_peak: f64,
     /// Median epoch time of one thread over this one's (1.0 for one thread).
     pub speedup_vs_1_thread: f64,
-}
-
-/// Median of a non-empty list.
-pub fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Times `runs` epochs (after one untimed warm-up epoch when `runs > 1`) of
@@ -101,10 +91,7 @@ pub fn run(
                     let secs = time_epochs(*preset, batch_size, train, classes, runs)?;
                     Ok((secs, measure_fma_peak_gflops(t)))
                 })?;
-                let (min, max) = (
-                    secs.iter().copied().fold(f64::INFINITY, f64::min),
-                    secs.iter().copied().fold(0.0, f64::max),
-                );
+                let [min, max] = spread(&secs);
                 let med = median(&mut secs);
                 if t == 1 {
                     one_thread = Some(med);
@@ -162,4 +149,24 @@ pub fn format_table(rows: &[TrainRow]) -> String {
         );
     }
     s
+}
+
+/// The rows in the common benchmark schema.
+pub fn records(rows: &[TrainRow]) -> Vec<Record<TrainRow>> {
+    let machine = Machine::current();
+    rows.iter()
+        .map(|r| Record {
+            suite: "train",
+            name: format!("{} b{} t{}", r.preset, r.batch_size, r.threads),
+            system: "fastnn".into(),
+            threads: r.threads,
+            value: r.epoch_seconds,
+            unit: "s/epoch",
+            higher_is_better: false,
+            spread: [r.epoch_seconds_min, r.epoch_seconds_max],
+            runs: r.runs,
+            machine: machine.clone(),
+            detail: r.clone(),
+        })
+        .collect()
 }

@@ -227,6 +227,8 @@ pub enum BenchWhat {
     Kernels,
     /// Training epochs of both presets at batch 32 and 256.
     Train,
+    /// Evaluating the test set, and batch-1 latency.
+    Infer,
 }
 
 #[derive(Args, Debug)]

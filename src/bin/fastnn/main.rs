@@ -618,75 +618,77 @@ fn show(a: ShowArgs) -> Result<()> {
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
+    use fastnn::bench;
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut threads: Vec<usize> = match &a.threads {
         Some(t) => t.iter().map(|&t| usize::from(t)).collect(),
         None => vec![1, all],
     };
     threads.dedup();
+    let wants = |w: BenchWhat| a.what.is_none_or(|x| x == w);
     println!(
         "fastnn {} on {} ({all} cores)",
         env!("CARGO_PKG_VERSION"),
         fastnn::kernels::cpu::describe()
     );
-    let mut json = serde_json::Map::new();
-    json.insert("machine".into(), machine_json());
-    if a.what != Some(BenchWhat::Train) {
+    let mut records: Vec<serde_json::Value> = Vec::new();
+    let mut add = |v: serde_json::Value| match v {
+        serde_json::Value::Array(items) => records.extend(items),
+        other => records.push(other),
+    };
+    if wants(BenchWhat::Kernels) {
         let mut rows = Vec::new();
         for &t in &threads {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
-            rows.extend(pool.install(|| fastnn::bench::kernels::run(t, a.quick)));
+            rows.extend(pool.install(|| bench::kernels::run(t, a.quick)));
         }
         println!("\nGEMM kernels (median GFLOP/s; share of the measured FMA peak)");
-        print!("{}", fastnn::bench::kernels::format_table(&rows));
-        json.insert("kernels".into(), serde_json::to_value(&rows)?);
+        print!("{}", bench::kernels::format_table(&rows));
+        add(serde_json::to_value(bench::kernels::records(&rows))?);
     }
-    if a.what != Some(BenchWhat::Kernels) {
-        let fashion = open_dataset("fashion")?;
-        let mnist = open_dataset("mnist")?;
-        let sets = [
-            (
-                Preset::Fashion,
-                samples(&fashion, SplitKind::Train),
-                fashion.classes().to_vec(),
-            ),
-            (
-                Preset::Mnist,
-                samples(&mnist, SplitKind::Train),
-                mnist.classes().to_vec(),
-            ),
-        ];
-        let runs = if a.quick { 1 } else { 3 };
-        let rows = fastnn::bench::train::run(&sets, &threads, runs)?;
-        println!("\nTraining epochs (median of {runs}; data in memory, evaluation excluded)");
-        print!("{}", fastnn::bench::train::format_table(&rows));
-        json.insert("train".into(), serde_json::to_value(&rows)?);
+    if wants(BenchWhat::Train) || wants(BenchWhat::Infer) {
+        let (fashion, mnist) = (open_dataset("fashion")?, open_dataset("mnist")?);
+        let sets = [(Preset::Fashion, &fashion), (Preset::Mnist, &mnist)];
+        if wants(BenchWhat::Train) {
+            let sets: Vec<_> = sets
+                .iter()
+                .map(|(p, ds)| (*p, samples(ds, SplitKind::Train), ds.classes().to_vec()))
+                .collect();
+            let runs = if a.quick { 1 } else { 3 };
+            let rows = bench::train::run(&sets, &threads, runs)?;
+            println!(
+                "\nTraining epochs (median of {runs} after a warm-up epoch; data in memory, evaluation excluded)"
+            );
+            print!("{}", bench::train::format_table(&rows));
+            add(serde_json::to_value(bench::train::records(&rows))?);
+        }
+        if wants(BenchWhat::Infer) {
+            let sets: Vec<_> = sets
+                .iter()
+                .map(|(p, ds)| {
+                    let (train, test) =
+                        (samples(ds, SplitKind::Train), samples(ds, SplitKind::Test));
+                    (*p, train, test, ds.classes().to_vec())
+                })
+                .collect();
+            let runs = if a.quick { 3 } else { 7 };
+            let mut rows = Vec::new();
+            for &t in &threads {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+                rows.extend(pool.install(|| bench::infer::run(&sets, runs))?);
+            }
+            println!(
+                "\nInference (whole test set, median of {runs}; batch-1 latency, median of 200)"
+            );
+            print!("{}", bench::infer::format_table(&rows));
+            add(serde_json::to_value(bench::infer::records(&rows))?);
+        }
     }
     if let Some(path) = &a.json {
-        write_json(path, &serde_json::Value::Object(json))?;
+        write_json(path, &serde_json::Value::Array(records))?;
+        println!("\nwrote {}", path.display());
     }
     Ok(())
-}
-
-/// What a benchmark ran on.
-fn machine_json() -> serde_json::Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    serde_json::json!({
-        "cpu": cpu,
-        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "simd": fastnn::kernels::cpu::describe(),
-        "compiled_features": fastnn::kernels::cpu::compiled_features(),
-        "detected_features": fastnn::kernels::cpu::detected_features(),
-        "fastnn_version": env!("CARGO_PKG_VERSION"),
-    })
 }
 
 fn data(a: DataArgs) -> Result<()> {
