@@ -412,6 +412,27 @@ pub fn format_table(rows: &[KernelRow]) -> String {
     s + "GFLOP/s, medians; mmul = matrixmultiply (one thread, f32 A); peak = measured FMA peak\n"
 }
 
+/// The rows in the common benchmark schema (see [`super::Record`]); the
+/// value is fastnn's median GFLOP/s.
+pub fn records(rows: &[KernelRow]) -> Vec<super::Record<KernelRow>> {
+    let machine = super::Machine::current();
+    rows.iter()
+        .map(|r| super::Record {
+            suite: "kernels",
+            name: format!("{} {} t{}", r.shape, r.product, r.threads),
+            system: "fastnn".into(),
+            threads: r.threads,
+            value: r.fastnn_gflops,
+            unit: "GFLOP/s",
+            higher_is_better: true,
+            spread: [r.fastnn_gflops, r.fastnn_gflops],
+            runs: 1,
+            machine: machine.clone(),
+            detail: r.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,23 +508,3 @@ mod tests {
     }
 }
 
-/// The rows in the common benchmark schema (see [`super::Record`]); the
-/// value is fastnn's median GFLOP/s.
-pub fn records(rows: &[KernelRow]) -> Vec<super::Record<KernelRow>> {
-    let machine = super::Machine::current();
-    rows.iter()
-        .map(|r| super::Record {
-            suite: "kernels",
-            name: format!("{} {} t{}", r.shape, r.product, r.threads),
-            system: "fastnn".into(),
-            threads: r.threads,
-            value: r.fastnn_gflops,
-            unit: "GFLOP/s",
-            higher_is_better: true,
-            spread: [r.fastnn_gflops, r.fastnn_gflops],
-            runs: 1,
-            machine: machine.clone(),
-            detail: r.clone(),
-        })
-        .collect()
-}
