@@ -447,8 +447,10 @@ mod tests {
         }
     }
 
-    /// Development view on a noisy machine: median and best of many short
-    /// runs, `FASTNN_SHAPES=0,3` to pick shapes.
+    /// Development view on a noisy machine: fastnn and matrixmultiply timed
+    /// in alternation (so both see the same interference); prints the best
+    /// of each and the median of the per-round ratios. `FASTNN_SHAPES=0,3`
+    /// picks shapes.
     #[test]
     #[ignore]
     fn print_best_of() {
@@ -460,19 +462,31 @@ mod tests {
                 continue;
             }
             let mut ops = Operands::new(shape);
-            let mut line = format!(
-                "{i:>2} {:<12} {:<11}",
-                shape.name(),
-                shape.product.formula()
-            );
-            for choice in [KernelChoice::Simd, KernelChoice::MatrixMultiply] {
-                let r = sorted_gflops(shape.flops(), 31, 0.002, || {
-                    ops.run(choice, Parallelism::Sequential);
+            let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..41 {
+                let a = sorted_gflops(shape.flops(), 1, 0.001, || {
+                    ops.run(KernelChoice::Simd, Parallelism::Sequential);
                     black_box(&ops.c);
-                });
-                line += &format!("  {:>6.1} best {:>6.1}", r[15], r[30]);
+                })[0];
+                let b = sorted_gflops(shape.flops(), 1, 0.001, || {
+                    ops.run(KernelChoice::MatrixMultiply, Parallelism::Sequential);
+                    black_box(&ops.c);
+                })[0];
+                ours.push(a);
+                theirs.push(b);
+                ratios.push(a / b);
             }
-            println!("{line}");
+            for v in [&mut ours, &mut theirs, &mut ratios] {
+                v.sort_by(f64::total_cmp);
+            }
+            println!(
+                "{i:>2} {:<12} {:<11} ours best {:>6.1}  mmul best {:>6.1}  ratio median {:.2}",
+                shape.name(),
+                shape.product.formula(),
+                ours[40],
+                theirs[40],
+                ratios[20]
+            );
         }
     }
 

@@ -314,8 +314,15 @@ pub(crate) unsafe fn masked_copy(
         // SAFETY: in range by the caller's guarantee.
         let (src, dst) = unsafe { (tile.add(i * tile_rs), c.add(i * c_rs)) };
         if c_cs == 1 {
-            // SAFETY: as above; the stack tile and C do not overlap.
-            unsafe { std::ptr::copy_nonoverlapping(src, dst, cols) };
+            // SAFETY: as above; the stack tile and C do not overlap, and
+            // both rows hold `cols` floats.
+            let (s, d) = unsafe {
+                (
+                    std::slice::from_raw_parts(src, cols),
+                    std::slice::from_raw_parts_mut(dst, cols),
+                )
+            };
+            super::pack::copy_short(d, s, cols);
         } else {
             for j in 0..cols {
                 // SAFETY: as above.

@@ -23,6 +23,24 @@ fn transpose8_store(rows: [f32x8; 8], dst: &mut [f32], stride: usize) {
     }
 }
 
+/// `dst[..len] = src[..len]` for short runtime lengths (edge panels, edge
+/// tiles) without a `memcpy` call: 8-float vector moves, then a scalar tail.
+///
+/// # Panics
+/// If either slice is shorter than `len`.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [f32], src: &[f32], len: usize) {
+    let (dst, src) = (&mut dst[..len], &src[..len]);
+    let mut d8 = dst.chunks_exact_mut(8);
+    let mut s8 = src.chunks_exact(8);
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = *s;
+    }
+}
+
 /// Eight floats at `src[..8]` as a vector.
 #[inline(always)]
 fn load8(src: &[f32]) -> f32x8 {
@@ -84,7 +102,7 @@ fn pack_a_f32<const MR: usize>(
         } else {
             for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
                 let s = r0 + (p0 + p) * m.cs;
-                d[..r].copy_from_slice(&m.data[s..s + r]);
+                copy_short(d, &m.data[s..], r);
             }
         }
     } else if m.cs == 1 {
@@ -220,9 +238,7 @@ pub fn pack_b(
     }
     if b.cs == 1 {
         for (p, d) in dst.chunks_exact_mut(w).enumerate() {
-            // (`cols` is the full panel width except at the right edge.)
-            let s = (p0 + p) * b.rs + j0;
-            d[..cols].copy_from_slice(&b.data[s..s + cols]);
+            copy_short(d, &b.data[(p0 + p) * b.rs + j0..], cols);
         }
     } else if b.rs == 1 {
         // B = Wᵀ of a row-major W: each column is contiguous; 8×8 blocks go
