@@ -54,9 +54,10 @@
 //!   `Wᵀ` of `dY·Wᵀ` (and the 10-column edge panel of the output layer),
 //!   and W changes after every step, so a packed copy is used exactly once;
 //!   the packing itself is a register 8×8 transpose.
-//! - **A 12×32 tile** (24 accumulators): fewer loads per FMA, but LLVM did
-//!   not keep the 12-row instantiations in registers (2.5× slower), and
-//!   M = 32 would need a 8-row edge tile anyway.
+//! - **A 12×32 tile** (24 accumulators, fewer loads per FMA): the first
+//!   try ran 2.5× slower on every shape (not investigated further; likely
+//!   the 12-row instantiations spilling), and M = 32 would need an 8-row
+//!   edge tile anyway.
 //! - **Other KC.** 128, 256 and 512 measured within noise on the trainer
 //!   shapes; 256 keeps the A micro-panel (8 KiB) and a B micro-panel in L1.
 //! - **Splitting k across threads** (for the weight gradient, whose k is the
