@@ -136,7 +136,9 @@ pub(crate) fn run<const MR: usize, L: Lanes>(
         _lane: std::marker::PhantomData,
     };
     let threads = match par {
-        Parallelism::Rayon if m * n * k >= PAR_THRESHOLD => rayon::current_num_threads(),
+        Parallelism::Rayon if m.saturating_mul(n).saturating_mul(k) >= PAR_THRESHOLD => {
+            rayon::current_num_threads()
+        }
         _ => 1,
     };
     let direct = fam.direct_b && b.cs == 1;

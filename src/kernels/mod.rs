@@ -48,16 +48,20 @@
 //!
 //! - **Packing B that is already row-major.** `X·W` and `Xᵀ·dY` read W and
 //!   dY in place (`b_rs` = row stride): measured faster than packing on the
-//!   trainer shapes (e.g. 256×784×128: 102 vs 84 GFLOP/s best-of), because
-//!   packing W costs a full pass over it for 32 rows of X.
+//!   forward shapes (best of 41 runs: 32×784×128 103 vs 84 GFLOP/s,
+//!   32×128×128 109 vs 92) and even on the rest, because packing W costs a
+//!   full pass over it for only 32 rows of X. `Family::direct_b` keeps the
+//!   packed route switchable for measuring.
 //! - **A reusable `PackedB`.** The only B the trainer's products pack is
 //!   `Wᵀ` of `dY·Wᵀ` (and the 10-column edge panel of the output layer),
 //!   and W changes after every step, so a packed copy is used exactly once;
 //!   the packing itself is a register 8×8 transpose.
-//! - **A 12×32 tile** (24 accumulators, fewer loads per FMA): the first
-//!   try ran 2.5× slower on every shape (not investigated further; likely
-//!   the 12-row instantiations spilling), and M = 32 would need an 8-row
-//!   edge tile anyway.
+//! - **A 12×32 tile** (24 accumulators, fewer loads per FMA): ran 2.5×
+//!   slower on every shape, because LLVM keeps the 12-row accumulator
+//!   array on the stack (24 loads and stores per k step in the
+//!   disassembly) where it promotes the 8-row one to registers; writing
+//!   the accumulators out as named variables might fix that. M = 32 would
+//!   also need an 8-row edge tile.
 //! - **Other KC.** 128, 256 and 512 measured within noise on the trainer
 //!   shapes; 256 keeps the A micro-panel (8 KiB) and a B micro-panel in L1.
 //! - **Splitting k across threads** (for the weight gradient, whose k is the
@@ -373,7 +377,7 @@ pub fn gemm(
             gemm::Family {
                 tile: micro::simd_tile,
                 nv: params::NV,
-                direct_b: std::env::var_os("NODIRECT").is_none(),
+                direct_b: true,
             },
             a,
             b,

@@ -21,8 +21,8 @@ mod path {
     /// Rows of the micro-tile (loop 1 step). 32 zmm registers hold
     /// `MR · NV = 16` accumulators, `NV` B vectors and a broadcast A value;
     /// 8 divides every batch size the trainer uses (32, 128, 256, 784), so
-    /// no row tile is ever partial there. A 12×32 tile was tried and ran
-    /// 2.5× slower as built (see "considered but skipped" in `kernels`).
+    /// no row tile is ever partial there. A 12×32 tile spilled its accumulators
+    /// (see "considered but skipped" in `kernels`).
     pub const MR: usize = 8;
     /// Vectors per micro-tile row (`NR = NV · 16` = 32 columns, loop 2 step).
     pub const NV: usize = 2;
