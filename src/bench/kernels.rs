@@ -491,12 +491,17 @@ mod tests {
     }
 
     /// Prints the table: `cargo test --release --lib print_kernel_table --
-    /// --ignored --nocapture` (timings, so never part of the normal run).
+    /// --ignored --nocapture` (timings, so never part of the normal run);
+    /// `FASTNN_THREADS=2`, `FASTNN_QUICK=1`.
     #[test]
     #[ignore]
     fn print_kernel_table() {
         let quick = std::env::var_os("FASTNN_QUICK").is_some();
+        let threads = std::env::var("FASTNN_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1);
         println!("{}", crate::kernels::cpu::describe());
-        println!("{}", format_table(&run(1, quick)));
+        println!("{}", format_table(&run(threads, quick)));
     }
 }

@@ -109,11 +109,13 @@ fn pack_a_f32<const MR: usize>(
         // Row-major A (X, dY): 8×8 blocks through a register transpose,
         // then the k tail one element at a time.
         let mut p = 0;
-        if MR == 8 && r == 8 {
-            let s0 = r0 * m.rs + p0;
+        if MR.is_multiple_of(8) && r == MR {
             while p + 8 <= kc {
-                let rows = std::array::from_fn(|i| load8(&m.data[s0 + i * m.rs + p..]));
-                transpose8_store(rows, &mut panel[p * MR..], MR);
+                for g in (0..MR).step_by(8) {
+                    let s0 = (r0 + g) * m.rs + p0 + p;
+                    let rows = std::array::from_fn(|i| load8(&m.data[s0 + i * m.rs..]));
+                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
+                }
                 p += 8;
             }
         }
@@ -148,17 +150,45 @@ fn pack_a_u8<const MR: usize>(
     };
     let scale = |i: usize| &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
     let mut p = 0;
-    if MR == 8 && r == 8 && u.period == 1 {
-        // Convert 8 pixels of each of the 8 rows, transpose in registers.
-        let srcs: [&[u8]; 8] = std::array::from_fn(src);
-        let scales: [f32; 8] = std::array::from_fn(|i| scale(i)[0]);
-        while p + 8 <= kc {
-            let rows = std::array::from_fn(|i| {
-                let px = &srcs[i][p..p + 8];
-                f32x8::new(std::array::from_fn(|t| px[t] as f32 * scales[i] + u.shift))
-            });
-            transpose8_store(rows, &mut panel[p * MR..], MR);
-            p += 8;
+    if MR.is_multiple_of(8) && r == MR {
+        // Convert 8 pixels of each of 8 rows, transpose in registers.
+        let srcs: [&[u8]; MR] = std::array::from_fn(src);
+        if u.period == 1 {
+            // One factor per row (plain scaling).
+            let scales: [f32; MR] = std::array::from_fn(|i| scale(i)[0]);
+            while p + 8 <= kc {
+                for g in (0..MR).step_by(8) {
+                    let rows = std::array::from_fn(|i| {
+                        let px = &srcs[g + i][p..p + 8];
+                        let s = scales[g + i];
+                        f32x8::new(std::array::from_fn(|t| px[t] as f32 * s + u.shift))
+                    });
+                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
+                }
+                p += 8;
+            }
+        } else {
+            // The scale's phase `k % period` is the same for every row.
+            let scales: [&[f32]; MR] = std::array::from_fn(scale);
+            let mut phase = p0 % u.period;
+            while p + 8 <= kc {
+                let mut idx = [0usize; 8];
+                for x in idx.iter_mut() {
+                    *x = phase;
+                    phase += 1;
+                    if phase == u.period {
+                        phase = 0;
+                    }
+                }
+                for g in (0..MR).step_by(8) {
+                    let rows = std::array::from_fn(|i| {
+                        let (px, sc) = (&srcs[g + i][p..p + 8], scales[g + i]);
+                        f32x8::new(std::array::from_fn(|t| px[t] as f32 * sc[idx[t]] + u.shift))
+                    });
+                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
+                }
+                p += 8;
+            }
         }
     }
     for i in 0..r {
