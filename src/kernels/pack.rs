@@ -324,25 +324,76 @@ mod tests {
         assert_eq!(dst[..8], dst2[..]);
     }
 
+    /// Every A kind, packed through the register-transpose fast paths
+    /// (MR = 8, 16) and the scalar ones (MR = 4), equals `ARef::at`.
+    fn check_pack_a<const MR: usize>(a: &ARef<'_>, i0: usize, p0: usize) {
+        let (m, k) = a.shape();
+        let (rows, kc) = (m - i0, k - p0);
+        let mut dst = vec![f32::NAN; rows.div_ceil(MR) * MR * kc];
+        pack_a::<MR>(a, i0, rows, p0, kc, &mut dst);
+        for i in 0..rows.div_ceil(MR) * MR {
+            for p in 0..kc {
+                let want = if i < rows { a.at(i0 + i, p0 + p) } else { 0.0 };
+                assert_eq!(
+                    dst[(i / MR) * MR * kc + p * MR + i % MR],
+                    want,
+                    "MR {MR} ({i}, {p})"
+                );
+            }
+        }
+    }
+
     #[test]
-    fn pack_a_u8_matches_at() {
-        let pixels: Vec<u8> = (0..60).map(|x| (x * 7 % 256) as u8).collect();
-        let rows = [3u32, 0, 2];
-        let scale: Vec<f32> = (0..12).map(|x| 0.5 + x as f32).collect();
-        let u = U8Rows {
-            pixels: &pixels,
-            row_len: 15,
-            rows: &rows,
-            scale: &scale,
-            period: 4,
-            shift: -1.0,
-        };
-        for (a, (m, k)) in [(ARef::U8(u), (3usize, 15usize)), (ARef::U8T(u), (15, 3))] {
-            let mut dst = vec![0.0; m.div_ceil(4) * 4 * k];
-            pack_a::<4>(&a, 0, m, 0, k, &mut dst);
-            for i in 0..m {
-                for p in 0..k {
-                    assert_eq!(dst[(i / 4) * 4 * k + p * 4 + i % 4], a.at(i, p));
+    fn pack_a_matches_at() {
+        let pixels: Vec<u8> = (0..40 * 41).map(|x| (x * 7 % 256) as u8).collect();
+        let rows: Vec<u32> = (0..19).map(|x| (x * 5 % 40) as u32).collect();
+        let data: Vec<f32> = (0..19 * 41).map(|x| x as f32 * 0.25).collect();
+        for period in [1, 3, 28] {
+            let scale: Vec<f32> = (0..19 * period).map(|x| 0.5 + x as f32).collect();
+            let u = |row_len| U8Rows {
+                pixels: &pixels,
+                row_len,
+                rows: &rows,
+                scale: &scale,
+                period,
+                shift: -1.0,
+            };
+            let kinds = [
+                ARef::U8(u(41)),
+                ARef::U8T(u(40)),
+                ARef::F32(MatRef::row_major(&data, 19, 41)),
+                ARef::F32(MatRef::row_major(&data, 41, 19).t()),
+            ];
+            for a in &kinds {
+                for (i0, p0) in [(0, 0), (1, 3)] {
+                    check_pack_a::<4>(a, i0, p0);
+                    check_pack_a::<8>(a, i0, p0);
+                    check_pack_a::<16>(a, i0, p0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pack_b_matches_at() {
+        let data: Vec<f32> = (0..37 * 29).map(|x| x as f32).collect();
+        let views = [
+            MatRef::row_major(&data, 37, 29),
+            MatRef::row_major(&data, 29, 37).t(),
+            MatRef::new(&data, 18, 14, 2, 2 * 18 + 1),
+        ];
+        for b in views {
+            for (p0, j0) in [(0, 0), (3, 2)] {
+                let (kc, cols) = (b.rows - p0, (b.cols - j0).min(24));
+                for w in [cols, cols.div_ceil(8) * 8 + 8] {
+                    let mut dst = vec![f32::NAN; kc * w];
+                    pack_b(&b, p0, kc, j0, cols, w, &mut dst);
+                    for p in 0..kc {
+                        for j in 0..w {
+                            let want = if j < cols { b.at(p0 + p, j0 + j) } else { 0.0 };
+                            assert_eq!(dst[p * w + j], want);
+                        }
+                    }
                 }
             }
         }
