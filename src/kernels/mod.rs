@@ -61,7 +61,9 @@
 //!   array on the stack (24 loads and stores per k step in the
 //!   disassembly) where it promotes the 8-row one to registers; writing
 //!   the accumulators out as named variables might fix that. M = 32 would
-//!   also need an 8-row edge tile.
+//!   also need an 8-row edge tile. For the same reason a 16×16 "narrow"
+//!   tile for the 10-column output layer ran slower than 8×16 (128×32×10:
+//!   21 vs 36 GFLOP/s) and was dropped.
 //! - **Other KC.** 128, 256 and 512 measured within noise on the trainer
 //!   shapes; 256 keeps the A micro-panel (8 KiB) and a B micro-panel in L1.
 //! - **Splitting k across threads** (for the weight gradient, whose k is the
