@@ -66,6 +66,12 @@ pub fn pack_a<const MR: usize>(
         return;
     }
     let panels = rows.div_ceil(MR);
+    if let ARef::U8T(u) = a
+        && u.period == 1
+    {
+        pack_a_u8t_block::<MR>(u, i0, rows, p0, kc, &mut dst[..panels * MR * kc]);
+        return;
+    }
     for (q, panel) in dst[..panels * MR * kc]
         .chunks_exact_mut(MR * kc)
         .enumerate()
@@ -199,6 +205,47 @@ fn pack_a_u8<const MR: usize>(
             j += 1;
             if j == u.period {
                 j = 0;
+            }
+        }
+    }
+}
+
+/// All micro-panels of transposed u8 rows with one scale per image (the
+/// weight gradient Xᵀ·dY of `/255` input): each k step is one image, whose
+/// `rows` contiguous pixels are converted once and spread over the panels,
+/// so the per-image index and slice checks are paid once per k, not once
+/// per panel.
+fn pack_a_u8t_block<const MR: usize>(
+    u: &U8Rows<'_>,
+    i0: usize,
+    rows: usize,
+    p0: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
+    let full = rows / MR;
+    if full * MR < rows {
+        // Zero the padding rows of the last panel.
+        dst[full * MR * kc..].fill(0.0);
+    }
+    for p in 0..kc {
+        let k = p0 + p;
+        let s = u.rows[k] as usize * u.row_len + i0;
+        let src = &u.pixels[s..s + rows];
+        let sc = u.scale[k];
+        for (q, px) in src.chunks(MR).enumerate() {
+            let d = &mut dst[q * MR * kc + p * MR..][..MR];
+            if px.len() == MR && MR.is_multiple_of(8) {
+                // Fixed-size groups of 8 so the conversion vectorizes.
+                for (d8, px8) in d.chunks_exact_mut(8).zip(px.chunks_exact(8)) {
+                    let px8: &[u8; 8] = px8.try_into().expect("8 pixels");
+                    let x: [f32; 8] = std::array::from_fn(|t| px8[t] as f32 * sc + u.shift);
+                    d8.copy_from_slice(&x);
+                }
+            } else {
+                for (x, &v) in d.iter_mut().zip(px) {
+                    *x = v as f32 * sc + u.shift;
+                }
             }
         }
     }
