@@ -41,6 +41,18 @@ pub(crate) fn copy_short(dst: &mut [f32], src: &[f32], len: usize) {
     }
 }
 
+/// `src[..8]` converted: `px as f32 * scale + shift` (the same two roundings
+/// as [`U8Rows::at`]), in a form that vectorizes.
+#[inline(always)]
+fn u8x8(src: &[u8], scale: f32, shift: f32) -> f32x8 {
+    let px: &[u8; 8] = src[..8].try_into().expect("8 pixels");
+    let mut x = [0.0f32; 8];
+    for (x, &p) in x.iter_mut().zip(px) {
+        *x = p as f32 * scale + shift;
+    }
+    f32x8::new(x)
+}
+
 /// Eight floats at `src[..8]` as a vector.
 #[inline(always)]
 fn load8(src: &[f32]) -> f32x8 {
@@ -119,7 +131,10 @@ fn pack_a_f32<const MR: usize>(
             while p + 8 <= kc {
                 for g in (0..MR).step_by(8) {
                     let s0 = (r0 + g) * m.rs + p0 + p;
-                    let rows = std::array::from_fn(|i| load8(&m.data[s0 + i * m.rs..]));
+                    let mut rows = [f32x8::ZERO; 8];
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        *row = load8(&m.data[s0 + i * m.rs..]);
+                    }
                     transpose8_store(rows, &mut panel[p * MR + g..], MR);
                 }
                 p += 8;
@@ -164,11 +179,10 @@ fn pack_a_u8<const MR: usize>(
             let scales: [f32; MR] = std::array::from_fn(|i| scale(i)[0]);
             while p + 8 <= kc {
                 for g in (0..MR).step_by(8) {
-                    let rows = std::array::from_fn(|i| {
-                        let px = &srcs[g + i][p..p + 8];
-                        let s = scales[g + i];
-                        f32x8::new(std::array::from_fn(|t| px[t] as f32 * s + u.shift))
-                    });
+                    let mut rows = [f32x8::ZERO; 8];
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        *row = u8x8(&srcs[g + i][p..], scales[g + i], u.shift);
+                    }
                     transpose8_store(rows, &mut panel[p * MR + g..], MR);
                 }
                 p += 8;
@@ -187,10 +201,15 @@ fn pack_a_u8<const MR: usize>(
                     }
                 }
                 for g in (0..MR).step_by(8) {
-                    let rows = std::array::from_fn(|i| {
+                    let mut rows = [f32x8::ZERO; 8];
+                    for (i, row) in rows.iter_mut().enumerate() {
                         let (px, sc) = (&srcs[g + i][p..p + 8], scales[g + i]);
-                        f32x8::new(std::array::from_fn(|t| px[t] as f32 * sc[idx[t]] + u.shift))
-                    });
+                        let mut x = [0.0f32; 8];
+                        for t in 0..8 {
+                            x[t] = px[t] as f32 * sc[idx[t]] + u.shift;
+                        }
+                        *row = f32x8::new(x);
+                    }
                     transpose8_store(rows, &mut panel[p * MR + g..], MR);
                 }
                 p += 8;
@@ -238,9 +257,7 @@ fn pack_a_u8t_block<const MR: usize>(
             if px.len() == MR && MR.is_multiple_of(8) {
                 // Fixed-size groups of 8 so the conversion vectorizes.
                 for (d8, px8) in d.chunks_exact_mut(8).zip(px.chunks_exact(8)) {
-                    let px8: &[u8; 8] = px8.try_into().expect("8 pixels");
-                    let x: [f32; 8] = std::array::from_fn(|t| px8[t] as f32 * sc + u.shift);
-                    d8.copy_from_slice(&x);
+                    d8.copy_from_slice(u8x8(px8, sc, u.shift).as_array());
                 }
             } else {
                 for (x, &v) in d.iter_mut().zip(px) {
@@ -324,7 +341,10 @@ pub fn pack_b(
         for j in (0..cols8).step_by(8) {
             for p in (0..kc8).step_by(8) {
                 let s = (j0 + j) * b.cs + p0 + p;
-                let rows = std::array::from_fn(|t| load8(&b.data[s + t * b.cs..]));
+                let mut rows = [f32x8::ZERO; 8];
+                for (t, row) in rows.iter_mut().enumerate() {
+                    *row = load8(&b.data[s + t * b.cs..]);
+                }
                 transpose8_store(rows, &mut dst[p * w + j..], w);
             }
             for t in j..j + 8 {
