@@ -207,7 +207,15 @@ fn run_unit<const MR: usize, L: Lanes>(
         loop {
             let kc = KC.min(k - p0);
             let last = p0 + kc == k;
-            pack_a::<MR>(&job.a, i0, rows, p0, kc, abuf);
+            // An f32 A with unit row stride (Hᵀ) is already k-major:
+            // the kernel reads it in place.
+            let a_direct = match job.a {
+                ARef::F32(m) if m.rs == 1 => Some(m),
+                _ => None,
+            };
+            if a_direct.is_none() {
+                pack_a::<MR>(&job.a, i0, rows, p0, kc, abuf);
+            }
             // Loop 2: B panels (NR columns).
             for q in qs.clone() {
                 let jc = j0 + q * nr;
@@ -226,7 +234,12 @@ fn run_unit<const MR: usize, L: Lanes>(
                     let r = MR.min(rows - ip * MR);
                     let t = Tile {
                         kc,
-                        a: abuf.as_ptr().wrapping_add(ip * MR * kc),
+                        a: match a_direct {
+                            // In bounds: gemm checked A's extent.
+                            Some(m) => m.data.as_ptr().wrapping_add(i0 + ip * MR + p0 * m.cs),
+                            None => abuf.as_ptr().wrapping_add(ip * MR * kc),
+                        },
+                        a_rs: a_direct.map_or(MR, |m| m.cs),
                         b,
                         b_rs,
                         c: std::ptr::null_mut(),

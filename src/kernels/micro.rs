@@ -4,8 +4,10 @@
 //!
 //! # Contract (what `gemm.rs` guarantees)
 //!
-//! - A is packed k-major with row stride `MR` (`a[p * MR + i]`), `R ≤ MR`
-//!   rows valid; nothing needs alignment (loads are unaligned, but packed
+//! - A step `p` is `R ≤ MR` contiguous floats at `a + p * a_rs`: a packed
+//!   panel (`a_rs = MR`) or an A with unit row stride (a transposed view,
+//!   `Hᵀ` of a hidden layer's weight gradient) read in place; nothing needs
+//!   alignment (loads are unaligned, but packed
 //!   buffers are 64-byte aligned so B rows of a packed panel never split a
 //!   cache line).
 //! - B row `p` of the panel is `NV · L::N` contiguous floats at
@@ -180,8 +182,11 @@ pub(crate) enum TileEpi {
 pub(crate) struct Tile {
     /// Depth of this k block (may be 0).
     pub kc: usize,
-    /// Packed A micro-panel, row stride `MR`.
+    /// A micro-panel: packed (`a_rs = MR`) or a unit-row-stride A read in
+    /// place (`a_rs` = its column stride).
     pub a: *const f32,
+    /// Distance between consecutive k steps of the A micro-panel.
+    pub a_rs: usize,
     /// B micro-panel.
     pub b: *const f32,
     /// Row stride of the B micro-panel.
@@ -220,7 +225,7 @@ pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV:
         }
         // The last step's advance may point past the panel (an in-place B's
         // rows end early); `wrapping_add` keeps that sound, it is never read.
-        a = a.wrapping_add(MR);
+        a = a.wrapping_add(t.a_rs);
         b = b.wrapping_add(t.b_rs);
     }
     // One straight-line store sequence per epilogue variant: the branches
