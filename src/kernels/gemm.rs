@@ -247,9 +247,10 @@ fn run_unit<const MR: usize, L: Lanes>(
                         beta: job.beta || p0 > 0,
                         epi: TileEpi::None,
                     };
-                    // SAFETY: the tile lies inside C, the A panel holds
-                    // `MR · kc` floats, the B panel `kc` rows of `w` (packed:
-                    // padded to `wp`) floats.
+                    // SAFETY: the tile lies inside C; A has `kc` steps of
+                    // `r` floats `a_rs` apart (packed, or in place inside
+                    // the checked A); B has `kc` rows of `w` floats (packed:
+                    // padded to `wp`), `b_rs` apart.
                     unsafe { store_tile::<L>(job, t, i0 + ip * MR, jc, r, w, last) };
                 }
             }
@@ -262,7 +263,8 @@ fn run_unit<const MR: usize, L: Lanes>(
 }
 
 /// Largest tile of any family, in floats: the SIMD one (the scalar tile is
-/// smaller, checked below). Kept tight: edge tiles zero these on the stack.
+/// smaller, checked below). Kept tight: edge tiles put three of these on
+/// the stack.
 const TILE_MAX: usize = params::MR * params::NR;
 /// Widest tile row.
 const NR_MAX: usize = params::NR;

@@ -205,9 +205,9 @@ pub(crate) struct Tile {
 ///
 /// # Safety
 /// The pointers of `t` satisfy the module contract for `R` rows, `NV`
-/// vectors, panel stride `MR`, and `t.kc` steps.
+/// vectors and `t.kc` steps.
 #[inline(always)]
-pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV: usize>(t: &Tile) {
+pub(crate) unsafe fn kernel<L: Lanes, const R: usize, const NV: usize>(t: &Tile) {
     let mut acc = [[L::splat(0.0); NV]; R];
     let (mut a, mut b) = (t.a, t.b);
     for _ in 0..t.kc {
@@ -217,14 +217,14 @@ pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV:
             *x = unsafe { L::load(b.add(v * L::N)) };
         }
         for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: the A panel holds `MR ≥ R` floats per step.
+            // SAFETY: step `p` of A holds `R` floats at `a`.
             let ai = L::splat(unsafe { *a.add(i) });
             for (x, bx) in row.iter_mut().zip(bv) {
                 *x = ai.mul_add(bx, *x);
             }
         }
-        // The last step's advance may point past the panel (an in-place B's
-        // rows end early); `wrapping_add` keeps that sound, it is never read.
+        // The last step's advance may point past the panel (an in-place A
+        // or B ends early); `wrapping_add` keeps that sound, it is never read.
         a = a.wrapping_add(t.a_rs);
         b = b.wrapping_add(t.b_rs);
     }
@@ -341,7 +341,7 @@ pub(crate) unsafe fn masked_copy(
 /// [`kernel`]: `$name(rows, nv, &tile)` with `rows` in the listed `R`s and
 /// `nv` in the listed `NV`s.
 macro_rules! tile_dispatch {
-    ($name:ident, $lane:ty, $mr:expr, [$($r:literal)*], $nvs:tt) => {
+    ($name:ident, $lane:ty, [$($r:literal)*], $nvs:tt) => {
         /// Runs the `rows × nv` micro-kernel instantiation.
         ///
         /// # Safety
@@ -349,37 +349,37 @@ macro_rules! tile_dispatch {
         #[inline(never)]
         pub(crate) unsafe fn $name(rows: usize, nv: usize, t: &Tile) {
             match rows {
-                $($r => tile_dispatch!(@nv nv, t, $lane, $mr, $r, $nvs),)*
+                $($r => tile_dispatch!(@nv nv, t, $lane, $r, $nvs),)*
                 _ => unreachable!("micro-tile rows {rows}"),
             }
         }
     };
-    (@nv $nv:ident, $t:ident, $lane:ty, $mr:expr, $r:literal, [$($n:literal)*]) => {
+    (@nv $nv:ident, $t:ident, $lane:ty, $r:literal, [$($n:literal)*]) => {
         match $nv {
             // SAFETY: forwarded from the caller of the dispatcher.
-            $($n => unsafe { kernel::<$lane, { $mr }, $r, $n>($t) },)*
+            $($n => unsafe { kernel::<$lane, $r, $n>($t) },)*
             _ => unreachable!("micro-tile vectors {}", $nv),
         }
     };
 }
 
-use super::params::{Lane, MR, SCALAR_MR};
+use super::params::Lane;
 
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "avx512f",
     target_feature = "fma"
 ))]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6 7 8], [1 2]);
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "avx",
     target_feature = "fma",
     not(target_feature = "avx512f")
 ))]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6], [1 2]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6], [1 2]);
 #[cfg(target_arch = "aarch64")]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2 3]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6 7 8], [1 2 3]);
 #[cfg(not(any(
     all(
         target_arch = "x86_64",
@@ -389,6 +389,6 @@ tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2 3]);
     all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"),
     target_arch = "aarch64"
 )))]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4], [1 2]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4], [1 2]);
 
-tile_dispatch!(scalar_tile, f32, SCALAR_MR, [1 2 3 4], [1 2 3 4]);
+tile_dispatch!(scalar_tile, f32, [1 2 3 4], [1 2 3 4]);
