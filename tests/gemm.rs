@@ -3,7 +3,7 @@
 //! input, every epilogue, beta 0/1, both parallelisms, every kernel choice;
 //! exact checks on integer data; bitwise determinism across thread counts.
 
-use fastnn::kernels::params::{KC, MC, MR, NR, SCALAR_MR, SCALAR_NV};
+use fastnn::kernels::params::{KC, MC, MR, NC_FLOATS, NR, SCALAR_MR, SCALAR_NV};
 use fastnn::kernels::{
     ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm, reference,
 };
@@ -380,6 +380,30 @@ fn trainer_shapes_match_reference() {
             };
             check_case(&cs, false).unwrap();
         }
+    }
+}
+
+/// B larger than one NC block (`k · n` over `NC_FLOATS`): two column blocks,
+/// packed (Wᵀ) and in place.
+#[test]
+fn several_nc_blocks_match_reference() {
+    let (k, n) = (2000, NC_FLOATS / 2000 + 3 * NR + 5);
+    for b_t in [false, true] {
+        let cs = Case {
+            m: MR + 3,
+            k,
+            n,
+            a_kind: AKind::RowMajor,
+            b_t,
+            c_t: false,
+            offset: 1,
+            period: 1,
+            epi: Epi::BiasAct(Activation::Sigmoid),
+            beta: 1.0,
+            par: Parallelism::Rayon,
+            seed: 5,
+        };
+        check_case(&cs, false).unwrap();
     }
 }
 

@@ -298,8 +298,12 @@ pub struct KernelRow {
     pub fastnn_gflops: f64,
     /// matrixmultiply's median GFLOP/s.
     pub matrixmultiply_gflops: f64,
-    /// `fastnn_gflops / matrixmultiply_gflops`.
+    /// The median over alternating rounds of fastnn / matrixmultiply.
     pub ratio: f64,
+    /// fastnn's best round (the least disturbed on a shared machine).
+    pub fastnn_best_gflops: f64,
+    /// matrixmultiply's best round.
+    pub matrixmultiply_best_gflops: f64,
     /// The measured FMA peak for `threads` threads.
     pub peak_gflops: f64,
     /// `fastnn_gflops / peak_gflops`.
@@ -308,44 +312,39 @@ pub struct KernelRow {
     pub matrixmultiply_share_of_peak: f64,
 }
 
-/// Median GFLOP/s of `f` over `runs` timed runs of at least `min_s` each.
-fn median_gflops(flops: u64, runs: usize, min_s: f64, f: impl FnMut()) -> f64 {
-    let rates = sorted_gflops(flops, runs, min_s, f);
-    rates[runs / 2]
-}
-
-/// GFLOP/s of `runs` timed runs of `f`, at least `min_s` each, sorted.
-fn sorted_gflops(flops: u64, runs: usize, min_s: f64, mut f: impl FnMut()) -> Vec<f64> {
-    // Warm up and size the repetitions of one run.
+/// Repetitions of `f` that take about `min_s` (after one warm-up call).
+fn reps_for(min_s: f64, f: &mut impl FnMut()) -> usize {
     let t = Instant::now();
     f();
     let once = t.elapsed().as_secs_f64().max(1e-7);
-    let reps = ((min_s / once).ceil() as usize).clamp(1, 1 << 20);
-    let mut rates: Vec<f64> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            (flops * reps as u64) as f64 / t.elapsed().as_secs_f64() / 1e9
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates
+    ((min_s / once).ceil() as usize).clamp(1, 1 << 20)
+}
+
+/// GFLOP/s of one timed run of `reps` calls of `f`.
+fn gflops(flops: u64, reps: usize, f: &mut impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    (flops * reps as u64) as f64 / t.elapsed().as_secs_f64() / 1e9
+}
+
+/// The median of `v` (sorted in place).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Runs every shape of [`SHAPES`] with fastnn on `threads` threads (a rayon
-/// pool of that size) and matrixmultiply on one; `quick` takes fewer, shorter
-/// runs.
+/// pool of that size) and matrixmultiply on one. The two are timed in
+/// alternating rounds, so on a shared machine both see the same
+/// interference; `ratio` is the median of the per-round ratios. The FMA
+/// peak is the best of measurements before and after. `quick` takes fewer,
+/// shorter rounds.
 pub fn run(threads: usize, quick: bool) -> Vec<KernelRow> {
+    use crate::kernels::cpu::measure_fma_peak_gflops;
     let threads = threads.max(1);
-    let (runs, min_s) = if quick { (3, 0.005) } else { (9, 0.03) };
-    let peak1 = crate::kernels::cpu::measure_fma_peak_gflops(1);
-    let peak = if threads == 1 {
-        peak1
-    } else {
-        crate::kernels::cpu::measure_fma_peak_gflops(threads)
-    };
+    let (rounds, min_s) = if quick { (5, 0.003) } else { (15, 0.02) };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -355,61 +354,103 @@ pub fn run(threads: usize, quick: bool) -> Vec<KernelRow> {
     } else {
         Parallelism::Sequential
     };
-    SHAPES
+    let peaks = || (measure_fma_peak_gflops(1), measure_fma_peak_gflops(threads));
+    let (p1, pt) = peaks();
+    let mut rows: Vec<KernelRow> = SHAPES
         .iter()
         .map(|&shape| {
             let mut ops = Operands::new(shape);
             let flops = shape.flops();
             let mut ours = || {
-                median_gflops(flops, runs, min_s, || {
-                    ops.run(KernelChoice::Simd, par);
-                    black_box(&ops.c);
-                })
-            };
-            let fastnn_gflops = match &pool {
-                Some(p) if threads > 1 => p.install(ours),
-                _ => ours(),
-            };
-            let matrixmultiply_gflops = median_gflops(flops, runs, min_s, || {
-                ops.run(KernelChoice::MatrixMultiply, Parallelism::Sequential);
+                ops.run(KernelChoice::Simd, par);
                 black_box(&ops.c);
-            });
+            };
+            let mut ours_round = |reps: Option<usize>| {
+                let mut go = || match reps {
+                    None => reps_for(min_s, &mut ours) as f64,
+                    Some(r) => gflops(flops, r, &mut ours),
+                };
+                match &pool {
+                    Some(p) if threads > 1 => p.install(go),
+                    _ => go(),
+                }
+            };
+            let ours_reps = ours_round(None) as usize;
+            let mut mm_ops = Operands::new(shape);
+            let mut mm = || {
+                mm_ops.run(KernelChoice::MatrixMultiply, Parallelism::Sequential);
+                black_box(&mm_ops.c);
+            };
+            let mm_reps = reps_for(min_s, &mut mm);
+            let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let x = ours_round(Some(ours_reps));
+                let y = gflops(flops, mm_reps, &mut mm);
+                a.push(x);
+                b.push(y);
+                r.push(x / y);
+            }
+            let fastnn_gflops = median(&mut a);
+            let matrixmultiply_gflops = median(&mut b);
             KernelRow {
                 shape: shape.name(),
                 product: shape.product.formula().to_string(),
                 threads,
                 fastnn_gflops,
                 matrixmultiply_gflops,
-                ratio: fastnn_gflops / matrixmultiply_gflops,
-                peak_gflops: peak,
-                fastnn_share_of_peak: fastnn_gflops / peak,
-                matrixmultiply_share_of_peak: matrixmultiply_gflops / peak1,
+                ratio: median(&mut r),
+                fastnn_best_gflops: a[a.len() - 1],
+                matrixmultiply_best_gflops: b[b.len() - 1],
+                peak_gflops: pt,
+                fastnn_share_of_peak: 0.0,
+                matrixmultiply_share_of_peak: p1,
             }
         })
-        .collect()
+        .collect();
+    let (q1, qt) = peaks();
+    let (p1, pt) = (p1.max(q1), pt.max(qt));
+    for row in &mut rows {
+        row.peak_gflops = pt;
+        row.fastnn_share_of_peak = row.fastnn_gflops / pt;
+        row.matrixmultiply_share_of_peak = row.matrixmultiply_gflops / p1;
+    }
+    rows
 }
 
 /// A plain-text table of `rows`.
 pub fn format_table(rows: &[KernelRow]) -> String {
     let mut s = format!(
-        "{:<12} {:<11} {:>3} {:>9} {:>9} {:>6} {:>7} {:>6} {:>6}\n",
-        "shape", "product", "thr", "fastnn", "mmul", "ratio", "peak", "ours%", "mmul%"
+        "{:<12} {:<11} {:>3} {:>7} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>6}\n",
+        "shape",
+        "product",
+        "thr",
+        "fastnn",
+        "mmul",
+        "ratio",
+        "best",
+        "best mm",
+        "peak",
+        "ours%",
+        "mmul%"
     );
     for r in rows {
         s += &format!(
-            "{:<12} {:<11} {:>3} {:>9.1} {:>9.1} {:>5.2}x {:>7.1} {:>5.0}% {:>5.0}%\n",
+            "{:<12} {:<11} {:>3} {:>7.1} {:>7.1} {:>5.2}x {:>7.1} {:>7.1} {:>7.1} {:>5.0}% {:>5.0}%\n",
             r.shape,
             r.product,
             r.threads,
             r.fastnn_gflops,
             r.matrixmultiply_gflops,
             r.ratio,
+            r.fastnn_best_gflops,
+            r.matrixmultiply_best_gflops,
             r.peak_gflops,
             100.0 * r.fastnn_share_of_peak,
             100.0 * r.matrixmultiply_share_of_peak
         );
     }
-    s + "GFLOP/s, medians; mmul = matrixmultiply (one thread, f32 A); peak = measured FMA peak\n"
+    s + "GFLOP/s: medians of alternating rounds (ratio: median of per-round ratios), and the \
+         best round; mmul = matrixmultiply (one thread, given f32 A); peak = measured FMA peak\n"
 }
 
 /// The rows in the common benchmark schema (see [`super::Record`]); the
@@ -446,6 +487,8 @@ mod tests {
             fastnn_gflops: 2.0,
             matrixmultiply_gflops: 1.0,
             ratio: 2.0,
+            fastnn_best_gflops: 2.5,
+            matrixmultiply_best_gflops: 1.5,
             peak_gflops: 4.0,
             fastnn_share_of_peak: 0.5,
             matrixmultiply_share_of_peak: 0.25,
@@ -468,8 +511,10 @@ mod tests {
         }
     }
 
-    /// Development view on a noisy machine: median and best of many short
-    /// runs, `FASTNN_SHAPES=0,3` to pick shapes.
+    /// Development view on a noisy machine: fastnn and matrixmultiply timed
+    /// in alternation (so both see the same interference); prints the best
+    /// of each and the median of the per-round ratios. `FASTNN_SHAPES=0,3`
+    /// picks shapes.
     #[test]
     #[ignore]
     fn print_best_of() {
@@ -481,30 +526,51 @@ mod tests {
                 continue;
             }
             let mut ops = Operands::new(shape);
-            let mut line = format!(
-                "{i:>2} {:<12} {:<11}",
-                shape.name(),
-                shape.product.formula()
-            );
-            for choice in [KernelChoice::Simd, KernelChoice::MatrixMultiply] {
-                let r = sorted_gflops(shape.flops(), 31, 0.002, || {
-                    ops.run(choice, Parallelism::Sequential);
-                    black_box(&ops.c);
-                });
-                line += &format!("  {:>6.1} best {:>6.1}", r[15], r[30]);
+            let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            let mut a = || {
+                ops.run(KernelChoice::Simd, Parallelism::Sequential);
+                black_box(&ops.c);
+            };
+            let mut mm_ops = Operands::new(shape);
+            let mut b = || {
+                mm_ops.run(KernelChoice::MatrixMultiply, Parallelism::Sequential);
+                black_box(&mm_ops.c);
+            };
+            let (ra, rb) = (reps_for(0.001, &mut a), reps_for(0.001, &mut b));
+            for _ in 0..41 {
+                let x = gflops(shape.flops(), ra, &mut a);
+                let y = gflops(shape.flops(), rb, &mut b);
+                ours.push(x);
+                theirs.push(y);
+                ratios.push(x / y);
             }
-            println!("{line}");
+            for v in [&mut ours, &mut theirs, &mut ratios] {
+                v.sort_by(f64::total_cmp);
+            }
+            println!(
+                "{i:>2} {:<12} {:<11} ours best {:>6.1}  mmul best {:>6.1}  ratio median {:.2}",
+                shape.name(),
+                shape.product.formula(),
+                ours[40],
+                theirs[40],
+                ratios[20]
+            );
         }
     }
 
     /// Prints the table: `cargo test --release --lib print_kernel_table --
-    /// --ignored --nocapture` (timings, so never part of the normal run).
+    /// --ignored --nocapture` (timings, so never part of the normal run);
+    /// `FASTNN_THREADS=2`, `FASTNN_QUICK=1`.
     #[test]
     #[ignore]
     fn print_kernel_table() {
         let quick = std::env::var_os("FASTNN_QUICK").is_some();
+        let threads = std::env::var("FASTNN_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1);
         println!("{}", crate::kernels::cpu::describe());
-        println!("{}", format_table(&run(1, quick)));
+        println!("{}", format_table(&run(threads, quick)));
     }
 }
 

@@ -126,15 +126,15 @@ fn fma_loop(iters: usize) -> f32 {
 }
 
 /// Measures the f32 FMA peak of `threads` threads running the compiled SIMD
-/// path, in GFLOP/s (an FMA counts as 2 FLOP); the best of 5 runs of about
-/// 20 ms each.
+/// path, in GFLOP/s (an FMA counts as 2 FLOP): the best of 15 runs of a few
+/// milliseconds each, since interference only ever slows a run down.
 pub fn measure_fma_peak_gflops(threads: usize) -> f64 {
     let threads = threads.max(1);
     let iters = 1 << 20;
     let flops_per_thread = (iters * CHAINS * <Lane as Lanes>::N * 2) as f64;
     fma_loop(1000);
     let mut best = f64::INFINITY;
-    for _ in 0..5 {
+    for _ in 0..15 {
         let t = Instant::now();
         std::thread::scope(|s| {
             let hs: Vec<_> = (0..threads)

@@ -136,7 +136,9 @@ pub(crate) fn run<const MR: usize, L: Lanes>(
         _lane: std::marker::PhantomData,
     };
     let threads = match par {
-        Parallelism::Rayon if m * n * k >= PAR_THRESHOLD => rayon::current_num_threads(),
+        Parallelism::Rayon if m.saturating_mul(n).saturating_mul(k) >= PAR_THRESHOLD => {
+            rayon::current_num_threads()
+        }
         _ => 1,
     };
     let direct = fam.direct_b && b.cs == 1;
@@ -205,7 +207,15 @@ fn run_unit<const MR: usize, L: Lanes>(
         loop {
             let kc = KC.min(k - p0);
             let last = p0 + kc == k;
-            pack_a::<MR>(&job.a, i0, rows, p0, kc, abuf);
+            // An f32 A with unit row stride (Hᵀ) is already k-major:
+            // the kernel reads it in place.
+            let a_direct = match job.a {
+                ARef::F32(m) if m.rs == 1 => Some(m),
+                _ => None,
+            };
+            if a_direct.is_none() {
+                pack_a::<MR>(&job.a, i0, rows, p0, kc, abuf);
+            }
             // Loop 2: B panels (NR columns).
             for q in qs.clone() {
                 let jc = j0 + q * nr;
@@ -224,7 +234,12 @@ fn run_unit<const MR: usize, L: Lanes>(
                     let r = MR.min(rows - ip * MR);
                     let t = Tile {
                         kc,
-                        a: abuf.as_ptr().wrapping_add(ip * MR * kc),
+                        a: match a_direct {
+                            // In bounds: gemm checked A's extent.
+                            Some(m) => m.data.as_ptr().wrapping_add(i0 + ip * MR + p0 * m.cs),
+                            None => abuf.as_ptr().wrapping_add(ip * MR * kc),
+                        },
+                        a_rs: a_direct.map_or(MR, |m| m.cs),
                         b,
                         b_rs,
                         c: std::ptr::null_mut(),
@@ -232,9 +247,10 @@ fn run_unit<const MR: usize, L: Lanes>(
                         beta: job.beta || p0 > 0,
                         epi: TileEpi::None,
                     };
-                    // SAFETY: the tile lies inside C, the A panel holds
-                    // `MR · kc` floats, the B panel `kc` rows of `w` (packed:
-                    // padded to `wp`) floats.
+                    // SAFETY: the tile lies inside C; A has `kc` steps of
+                    // `r` floats `a_rs` apart (packed, or in place inside
+                    // the checked A); B has `kc` rows of `w` floats (packed:
+                    // padded to `wp`), `b_rs` apart.
                     unsafe { store_tile::<L>(job, t, i0 + ip * MR, jc, r, w, last) };
                 }
             }
@@ -247,7 +263,8 @@ fn run_unit<const MR: usize, L: Lanes>(
 }
 
 /// Largest tile of any family, in floats: the SIMD one (the scalar tile is
-/// smaller, checked below). Kept tight: edge tiles zero these on the stack.
+/// smaller, checked below). Kept tight: edge tiles put three of these on
+/// the stack.
 const TILE_MAX: usize = params::MR * params::NR;
 /// Widest tile row.
 const NR_MAX: usize = params::NR;

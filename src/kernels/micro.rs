@@ -4,8 +4,10 @@
 //!
 //! # Contract (what `gemm.rs` guarantees)
 //!
-//! - A is packed k-major with row stride `MR` (`a[p * MR + i]`), `R ≤ MR`
-//!   rows valid; nothing needs alignment (loads are unaligned, but packed
+//! - A step `p` is `R ≤ MR` contiguous floats at `a + p * a_rs`: a packed
+//!   panel (`a_rs = MR`) or an A with unit row stride (a transposed view,
+//!   `Hᵀ` of a hidden layer's weight gradient) read in place; nothing needs
+//!   alignment (loads are unaligned, but packed
 //!   buffers are 64-byte aligned so B rows of a packed panel never split a
 //!   cache line).
 //! - B row `p` of the panel is `NV · L::N` contiguous floats at
@@ -180,8 +182,11 @@ pub(crate) enum TileEpi {
 pub(crate) struct Tile {
     /// Depth of this k block (may be 0).
     pub kc: usize,
-    /// Packed A micro-panel, row stride `MR`.
+    /// A micro-panel: packed (`a_rs = MR`) or a unit-row-stride A read in
+    /// place (`a_rs` = its column stride).
     pub a: *const f32,
+    /// Distance between consecutive k steps of the A micro-panel.
+    pub a_rs: usize,
     /// B micro-panel.
     pub b: *const f32,
     /// Row stride of the B micro-panel.
@@ -200,9 +205,9 @@ pub(crate) struct Tile {
 ///
 /// # Safety
 /// The pointers of `t` satisfy the module contract for `R` rows, `NV`
-/// vectors, panel stride `MR`, and `t.kc` steps.
+/// vectors and `t.kc` steps.
 #[inline(always)]
-pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV: usize>(t: &Tile) {
+pub(crate) unsafe fn kernel<L: Lanes, const R: usize, const NV: usize>(t: &Tile) {
     let mut acc = [[L::splat(0.0); NV]; R];
     let (mut a, mut b) = (t.a, t.b);
     for _ in 0..t.kc {
@@ -212,15 +217,15 @@ pub(crate) unsafe fn kernel<L: Lanes, const MR: usize, const R: usize, const NV:
             *x = unsafe { L::load(b.add(v * L::N)) };
         }
         for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: the A panel holds `MR ≥ R` floats per step.
+            // SAFETY: step `p` of A holds `R` floats at `a`.
             let ai = L::splat(unsafe { *a.add(i) });
             for (x, bx) in row.iter_mut().zip(bv) {
                 *x = ai.mul_add(bx, *x);
             }
         }
-        // The last step's advance may point past the panel (an in-place B's
-        // rows end early); `wrapping_add` keeps that sound, it is never read.
-        a = a.wrapping_add(MR);
+        // The last step's advance may point past the panel (an in-place A
+        // or B ends early); `wrapping_add` keeps that sound, it is never read.
+        a = a.wrapping_add(t.a_rs);
         b = b.wrapping_add(t.b_rs);
     }
     // One straight-line store sequence per epilogue variant: the branches
@@ -314,8 +319,15 @@ pub(crate) unsafe fn masked_copy(
         // SAFETY: in range by the caller's guarantee.
         let (src, dst) = unsafe { (tile.add(i * tile_rs), c.add(i * c_rs)) };
         if c_cs == 1 {
-            // SAFETY: as above; the stack tile and C do not overlap.
-            unsafe { std::ptr::copy_nonoverlapping(src, dst, cols) };
+            // SAFETY: as above; the stack tile and C do not overlap, and
+            // both rows hold `cols` floats.
+            let (s, d) = unsafe {
+                (
+                    std::slice::from_raw_parts(src, cols),
+                    std::slice::from_raw_parts_mut(dst, cols),
+                )
+            };
+            super::pack::copy_short(d, s, cols);
         } else {
             for j in 0..cols {
                 // SAFETY: as above.
@@ -329,7 +341,7 @@ pub(crate) unsafe fn masked_copy(
 /// [`kernel`]: `$name(rows, nv, &tile)` with `rows` in the listed `R`s and
 /// `nv` in the listed `NV`s.
 macro_rules! tile_dispatch {
-    ($name:ident, $lane:ty, $mr:expr, [$($r:literal)*], $nvs:tt) => {
+    ($name:ident, $lane:ty, [$($r:literal)*], $nvs:tt) => {
         /// Runs the `rows × nv` micro-kernel instantiation.
         ///
         /// # Safety
@@ -337,37 +349,37 @@ macro_rules! tile_dispatch {
         #[inline(never)]
         pub(crate) unsafe fn $name(rows: usize, nv: usize, t: &Tile) {
             match rows {
-                $($r => tile_dispatch!(@nv nv, t, $lane, $mr, $r, $nvs),)*
+                $($r => tile_dispatch!(@nv nv, t, $lane, $r, $nvs),)*
                 _ => unreachable!("micro-tile rows {rows}"),
             }
         }
     };
-    (@nv $nv:ident, $t:ident, $lane:ty, $mr:expr, $r:literal, [$($n:literal)*]) => {
+    (@nv $nv:ident, $t:ident, $lane:ty, $r:literal, [$($n:literal)*]) => {
         match $nv {
             // SAFETY: forwarded from the caller of the dispatcher.
-            $($n => unsafe { kernel::<$lane, { $mr }, $r, $n>($t) },)*
+            $($n => unsafe { kernel::<$lane, $r, $n>($t) },)*
             _ => unreachable!("micro-tile vectors {}", $nv),
         }
     };
 }
 
-use super::params::{Lane, MR, SCALAR_MR};
+use super::params::Lane;
 
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "avx512f",
     target_feature = "fma"
 ))]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6 7 8], [1 2]);
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "avx",
     target_feature = "fma",
     not(target_feature = "avx512f")
 ))]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6], [1 2]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6], [1 2]);
 #[cfg(target_arch = "aarch64")]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2 3]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6 7 8], [1 2 3]);
 #[cfg(not(any(
     all(
         target_arch = "x86_64",
@@ -377,6 +389,6 @@ tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4 5 6 7 8], [1 2 3]);
     all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"),
     target_arch = "aarch64"
 )))]
-tile_dispatch!(simd_tile, Lane, MR, [1 2 3 4], [1 2]);
+tile_dispatch!(simd_tile, Lane, [1 2 3 4], [1 2]);
 
-tile_dispatch!(scalar_tile, f32, SCALAR_MR, [1 2 3 4], [1 2 3 4]);
+tile_dispatch!(scalar_tile, f32, [1 2 3 4], [1 2 3 4]);

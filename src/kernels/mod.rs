@@ -1,7 +1,89 @@
 //! f32 matrix-multiply kernels for dense layers.
 //!
-//! (Architecture doc to be written by the kernels work: loop diagram, tile
-//! choice, what was considered and skipped.)
+//! One safe entry point, [`gemm`], computes `C = A·B (+ C)` and a fused
+//! epilogue for the three products of a dense layer: forward `X·W` (bias +
+//! activation), input gradient `dY·Wᵀ` (times the activation derivative) and
+//! weight gradient `Xᵀ·dY`. Transposes are stride swaps of [`MatRef`]; the
+//! first layer's X is u8 pixels ([`U8Rows`]) converted while packing.
+//!
+//! # Loops (BLIS order, `gemm.rs`)
+//!
+//! ```text
+//! loop 5  for j0 in (0..n).step_by(NC)            columns of B and C
+//!           pack B[.., j0..j0+NC] into NR-wide panels (all of k)
+//!           — skipped for full panels of a unit-stride B (read in place)
+//!         units = MC-row blocks × groups of NR panels (disjoint tiles of C;
+//!                 rayon runs units in parallel, one packed-A buffer per thread)
+//! loop 4    for p0 in (0..k).step_by(KC)          k blocks (never split across threads)
+//! loop 3      pack A[i0..i0+MC, p0..p0+KC] into MR-row panels (u8 → f32 here)
+//!             — skipped for an f32 A with unit row stride (Hᵀ: read in place)
+//! loop 2      for each NR-wide B panel of the unit
+//! loop 1        for each MR-row A panel
+//!                 micro-kernel: MR×NR tile in registers, k steps of
+//!                 MR broadcasts × NV vector FMAs; on the last k block
+//!                 + C (beta), + bias, act / × act'(out), store
+//! ```
+//!
+//! Edge tiles run the `R × NV` instantiation that fits (`R ≤ MR` rows,
+//! `NV` vectors), so no row is computed twice; a column count that is not a
+//! multiple of the lane width, or a C with non-unit column stride, goes
+//! through a stack tile and a masked copy.
+//!
+//! # Why this tile
+//!
+//! On x86-64 with AVX-512 (the build machine, Zen 4, is the yardstick) the
+//! tile is 8×32: 16 zmm accumulators, 2 B loads and 8 broadcasts per 16 FMAs.
+//! Zen 4 runs 512-bit FMAs on its two 256-bit pipes, one per cycle, 4 cycles
+//! latency, so 16 independent chains keep it busy. 8 rows divide every
+//! batch size the trainer uses (32, 128, 256, 784), and 32 columns divide
+//! the hidden width 128, so the trainer's big products have no edge tiles.
+//! AVX2 gets 6×16 (12 of 16 ymm), NEON 8×12 (24 of 32), the portable path
+//! 4×8; the scalar kernel 4×4. All block sizes live in [`params`].
+//!
+//! Only `KC` changes the arithmetic (where a k sum is stored to C and
+//! reloaded). Work is split over disjoint tiles of C and never over k, and
+//! no block size depends on the thread count, so results are bitwise
+//! identical for any number of threads.
+//!
+//! # The baseline
+//!
+//! `matrixmultiply` 0.3.11 (see [`baseline`]) detects AVX-512 at run time
+//! and uses a 16×16 kernel that reaches about 90% of the FMA peak on the
+//! mid-sized products here, so on those the margin is small by necessity;
+//! fastnn's gains come from reading W, dY and Hᵀ in place, converting u8
+//! while packing (matrixmultiply is handed ready f32), no allocation per
+//! call, and the fused epilogue. `fastnn bench kernels` prints the table.
+//!
+//! # Considered but skipped
+//!
+//! - **Packing B that is already row-major.** `X·W` and `Xᵀ·dY` read W and
+//!   dY in place (`b_rs` = row stride): measured faster than packing on the
+//!   forward shapes (best of 41 runs: 32×784×128 103 vs 84 GFLOP/s,
+//!   32×128×128 109 vs 92) and even on the rest, because packing W costs a
+//!   full pass over it for only 32 rows of X. `Family::direct_b` keeps the
+//!   packed route switchable for measuring.
+//! - **A reusable `PackedB`.** The only B the trainer's products pack is
+//!   `Wᵀ` of `dY·Wᵀ` (and the 10-column edge panel of the output layer),
+//!   and W changes after every step, so a packed copy is used exactly once;
+//!   the packing itself is a register 8×8 transpose.
+//! - **A 12×32 tile** (24 accumulators, fewer loads per FMA): ran 2.5×
+//!   slower on every shape, because LLVM keeps the 12-row accumulator
+//!   array on the stack (24 loads and stores per k step in the
+//!   disassembly) where it promotes the 8-row one to registers; writing
+//!   the accumulators out as named variables might fix that. M = 32 would
+//!   also need an 8-row edge tile. For the same reason a 16×16 "narrow"
+//!   tile for the 10-column output layer ran slower than 8×16 (128×32×10:
+//!   21 vs 36 GFLOP/s) and was dropped.
+//! - **Other KC.** 128, 256 and 512 measured within noise on the trainer
+//!   shapes (the B micro-panel streams from L2 either way); 256 keeps the C
+//!   round trips between k blocks rare (784 = 3 · 256 + 16).
+//! - **Splitting k across threads** (for the weight gradient, whose k is the
+//!   batch): it needs a reduction whose order depends on the split, which
+//!   breaks bitwise reproducibility across thread counts.
+//! - **Raw `core::arch` kernels / masked AVX-512 stores.** `wide` reaches
+//!   within a few percent of the measured FMA peak on full tiles; only the
+//!   narrow 10-column output layer would gain, and it is a small share of a
+//!   step.
 
 pub mod baseline;
 pub mod cpu;
@@ -308,7 +390,7 @@ pub fn gemm(
             gemm::Family {
                 tile: micro::simd_tile,
                 nv: params::NV,
-                direct_b: std::env::var_os("NODIRECT").is_none(),
+                direct_b: true,
             },
             a,
             b,

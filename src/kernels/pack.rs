@@ -23,6 +23,36 @@ fn transpose8_store(rows: [f32x8; 8], dst: &mut [f32], stride: usize) {
     }
 }
 
+/// `dst[..len] = src[..len]` for short runtime lengths (edge panels, edge
+/// tiles) without a `memcpy` call: 8-float vector moves, then a scalar tail.
+///
+/// # Panics
+/// If either slice is shorter than `len`.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [f32], src: &[f32], len: usize) {
+    let (dst, src) = (&mut dst[..len], &src[..len]);
+    let mut d8 = dst.chunks_exact_mut(8);
+    let mut s8 = src.chunks_exact(8);
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = *s;
+    }
+}
+
+/// `src[..8]` converted: `px as f32 * scale + shift` (the same two roundings
+/// as [`U8Rows::at`]), in a form that vectorizes.
+#[inline(always)]
+fn u8x8(src: &[u8], scale: f32, shift: f32) -> f32x8 {
+    let px: &[u8; 8] = src[..8].try_into().expect("8 pixels");
+    let mut x = [0.0f32; 8];
+    for (x, &p) in x.iter_mut().zip(px) {
+        *x = p as f32 * scale + shift;
+    }
+    f32x8::new(x)
+}
+
 /// Eight floats at `src[..8]` as a vector.
 #[inline(always)]
 fn load8(src: &[f32]) -> f32x8 {
@@ -48,6 +78,12 @@ pub fn pack_a<const MR: usize>(
         return;
     }
     let panels = rows.div_ceil(MR);
+    if let ARef::U8T(u) = a
+        && u.period == 1
+    {
+        pack_a_u8t_block::<MR>(u, i0, rows, p0, kc, &mut dst[..panels * MR * kc]);
+        return;
+    }
     for (q, panel) in dst[..panels * MR * kc]
         .chunks_exact_mut(MR * kc)
         .enumerate()
@@ -84,18 +120,23 @@ fn pack_a_f32<const MR: usize>(
         } else {
             for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
                 let s = r0 + (p0 + p) * m.cs;
-                d[..r].copy_from_slice(&m.data[s..s + r]);
+                copy_short(d, &m.data[s..], r);
             }
         }
     } else if m.cs == 1 {
         // Row-major A (X, dY): 8×8 blocks through a register transpose,
         // then the k tail one element at a time.
         let mut p = 0;
-        if MR == 8 && r == 8 {
-            let s0 = r0 * m.rs + p0;
+        if MR.is_multiple_of(8) && r == MR {
             while p + 8 <= kc {
-                let rows = std::array::from_fn(|i| load8(&m.data[s0 + i * m.rs + p..]));
-                transpose8_store(rows, &mut panel[p * MR..], MR);
+                for g in (0..MR).step_by(8) {
+                    let s0 = (r0 + g) * m.rs + p0 + p;
+                    let mut rows = [f32x8::ZERO; 8];
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        *row = load8(&m.data[s0 + i * m.rs..]);
+                    }
+                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
+                }
                 p += 8;
             }
         }
@@ -130,17 +171,49 @@ fn pack_a_u8<const MR: usize>(
     };
     let scale = |i: usize| &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
     let mut p = 0;
-    if MR == 8 && r == 8 && u.period == 1 {
-        // Convert 8 pixels of each of the 8 rows, transpose in registers.
-        let srcs: [&[u8]; 8] = std::array::from_fn(src);
-        let scales: [f32; 8] = std::array::from_fn(|i| scale(i)[0]);
-        while p + 8 <= kc {
-            let rows = std::array::from_fn(|i| {
-                let px = &srcs[i][p..p + 8];
-                f32x8::new(std::array::from_fn(|t| px[t] as f32 * scales[i] + u.shift))
-            });
-            transpose8_store(rows, &mut panel[p * MR..], MR);
-            p += 8;
+    if MR.is_multiple_of(8) && r == MR {
+        // Convert 8 pixels of each of 8 rows, transpose in registers.
+        let srcs: [&[u8]; MR] = std::array::from_fn(src);
+        if u.period == 1 {
+            // One factor per row (plain scaling).
+            let scales: [f32; MR] = std::array::from_fn(|i| scale(i)[0]);
+            while p + 8 <= kc {
+                for g in (0..MR).step_by(8) {
+                    let mut rows = [f32x8::ZERO; 8];
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        *row = u8x8(&srcs[g + i][p..], scales[g + i], u.shift);
+                    }
+                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
+                }
+                p += 8;
+            }
+        } else {
+            // The scale's phase `k % period` is the same for every row.
+            let scales: [&[f32]; MR] = std::array::from_fn(scale);
+            let mut phase = p0 % u.period;
+            while p + 8 <= kc {
+                let mut idx = [0usize; 8];
+                for x in idx.iter_mut() {
+                    *x = phase;
+                    phase += 1;
+                    if phase == u.period {
+                        phase = 0;
+                    }
+                }
+                for g in (0..MR).step_by(8) {
+                    let mut rows = [f32x8::ZERO; 8];
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        let (px, sc) = (&srcs[g + i][p..p + 8], scales[g + i]);
+                        let mut x = [0.0f32; 8];
+                        for t in 0..8 {
+                            x[t] = px[t] as f32 * sc[idx[t]] + u.shift;
+                        }
+                        *row = f32x8::new(x);
+                    }
+                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
+                }
+                p += 8;
+            }
         }
     }
     for i in 0..r {
@@ -151,6 +224,45 @@ fn pack_a_u8<const MR: usize>(
             j += 1;
             if j == u.period {
                 j = 0;
+            }
+        }
+    }
+}
+
+/// All micro-panels of transposed u8 rows with one scale per image (the
+/// weight gradient Xᵀ·dY of `/255` input): each k step is one image, whose
+/// `rows` contiguous pixels are converted once and spread over the panels,
+/// so the per-image index and slice checks are paid once per k, not once
+/// per panel.
+fn pack_a_u8t_block<const MR: usize>(
+    u: &U8Rows<'_>,
+    i0: usize,
+    rows: usize,
+    p0: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
+    let full = rows / MR;
+    if full * MR < rows {
+        // Zero the padding rows of the last panel.
+        dst[full * MR * kc..].fill(0.0);
+    }
+    for p in 0..kc {
+        let k = p0 + p;
+        let s = u.rows[k] as usize * u.row_len + i0;
+        let src = &u.pixels[s..s + rows];
+        let sc = u.scale[k];
+        for (q, px) in src.chunks(MR).enumerate() {
+            let d = &mut dst[q * MR * kc + p * MR..][..MR];
+            if px.len() == MR && MR.is_multiple_of(8) {
+                // Fixed-size groups of 8 so the conversion vectorizes.
+                for (d8, px8) in d.chunks_exact_mut(8).zip(px.chunks_exact(8)) {
+                    d8.copy_from_slice(u8x8(px8, sc, u.shift).as_array());
+                }
+            } else {
+                for (x, &v) in d.iter_mut().zip(px) {
+                    *x = v as f32 * sc + u.shift;
+                }
             }
         }
     }
@@ -220,9 +332,7 @@ pub fn pack_b(
     }
     if b.cs == 1 {
         for (p, d) in dst.chunks_exact_mut(w).enumerate() {
-            // (`cols` is the full panel width except at the right edge.)
-            let s = (p0 + p) * b.rs + j0;
-            d[..cols].copy_from_slice(&b.data[s..s + cols]);
+            copy_short(d, &b.data[(p0 + p) * b.rs + j0..], cols);
         }
     } else if b.rs == 1 {
         // B = Wᵀ of a row-major W: each column is contiguous; 8×8 blocks go
@@ -231,7 +341,10 @@ pub fn pack_b(
         for j in (0..cols8).step_by(8) {
             for p in (0..kc8).step_by(8) {
                 let s = (j0 + j) * b.cs + p0 + p;
-                let rows = std::array::from_fn(|t| load8(&b.data[s + t * b.cs..]));
+                let mut rows = [f32x8::ZERO; 8];
+                for (t, row) in rows.iter_mut().enumerate() {
+                    *row = load8(&b.data[s + t * b.cs..]);
+                }
                 transpose8_store(rows, &mut dst[p * w + j..], w);
             }
             for t in j..j + 8 {
@@ -278,25 +391,76 @@ mod tests {
         assert_eq!(dst[..8], dst2[..]);
     }
 
+    /// Every A kind, packed through the register-transpose fast paths
+    /// (MR = 8, 16) and the scalar ones (MR = 4), equals `ARef::at`.
+    fn check_pack_a<const MR: usize>(a: &ARef<'_>, i0: usize, p0: usize) {
+        let (m, k) = a.shape();
+        let (rows, kc) = (m - i0, k - p0);
+        let mut dst = vec![f32::NAN; rows.div_ceil(MR) * MR * kc];
+        pack_a::<MR>(a, i0, rows, p0, kc, &mut dst);
+        for i in 0..rows.div_ceil(MR) * MR {
+            for p in 0..kc {
+                let want = if i < rows { a.at(i0 + i, p0 + p) } else { 0.0 };
+                assert_eq!(
+                    dst[(i / MR) * MR * kc + p * MR + i % MR],
+                    want,
+                    "MR {MR} ({i}, {p})"
+                );
+            }
+        }
+    }
+
     #[test]
-    fn pack_a_u8_matches_at() {
-        let pixels: Vec<u8> = (0..60).map(|x| (x * 7 % 256) as u8).collect();
-        let rows = [3u32, 0, 2];
-        let scale: Vec<f32> = (0..12).map(|x| 0.5 + x as f32).collect();
-        let u = U8Rows {
-            pixels: &pixels,
-            row_len: 15,
-            rows: &rows,
-            scale: &scale,
-            period: 4,
-            shift: -1.0,
-        };
-        for (a, (m, k)) in [(ARef::U8(u), (3usize, 15usize)), (ARef::U8T(u), (15, 3))] {
-            let mut dst = vec![0.0; m.div_ceil(4) * 4 * k];
-            pack_a::<4>(&a, 0, m, 0, k, &mut dst);
-            for i in 0..m {
-                for p in 0..k {
-                    assert_eq!(dst[(i / 4) * 4 * k + p * 4 + i % 4], a.at(i, p));
+    fn pack_a_matches_at() {
+        let pixels: Vec<u8> = (0..40 * 41).map(|x| (x * 7 % 256) as u8).collect();
+        let rows: Vec<u32> = (0..19).map(|x| (x * 5 % 40) as u32).collect();
+        let data: Vec<f32> = (0..19 * 41).map(|x| x as f32 * 0.25).collect();
+        for period in [1, 3, 28] {
+            let scale: Vec<f32> = (0..19 * period).map(|x| 0.5 + x as f32).collect();
+            let u = |row_len| U8Rows {
+                pixels: &pixels,
+                row_len,
+                rows: &rows,
+                scale: &scale,
+                period,
+                shift: -1.0,
+            };
+            let kinds = [
+                ARef::U8(u(41)),
+                ARef::U8T(u(40)),
+                ARef::F32(MatRef::row_major(&data, 19, 41)),
+                ARef::F32(MatRef::row_major(&data, 41, 19).t()),
+            ];
+            for a in &kinds {
+                for (i0, p0) in [(0, 0), (1, 3)] {
+                    check_pack_a::<4>(a, i0, p0);
+                    check_pack_a::<8>(a, i0, p0);
+                    check_pack_a::<16>(a, i0, p0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pack_b_matches_at() {
+        let data: Vec<f32> = (0..37 * 29).map(|x| x as f32).collect();
+        let views = [
+            MatRef::row_major(&data, 37, 29),
+            MatRef::row_major(&data, 29, 37).t(),
+            MatRef::new(&data, 18, 14, 2, 2 * 18 + 1),
+        ];
+        for b in views {
+            for (p0, j0) in [(0, 0), (3, 2)] {
+                let (kc, cols) = (b.rows - p0, (b.cols - j0).min(24));
+                for w in [cols, cols.div_ceil(8) * 8 + 8] {
+                    let mut dst = vec![f32::NAN; kc * w];
+                    pack_b(&b, p0, kc, j0, cols, w, &mut dst);
+                    for p in 0..kc {
+                        for j in 0..w {
+                            let want = if j < cols { b.at(p0 + p, j0 + j) } else { 0.0 };
+                            assert_eq!(dst[p * w + j], want);
+                        }
+                    }
                 }
             }
         }

@@ -21,11 +21,13 @@ mod path {
     /// Rows of the micro-tile (loop 1 step). 32 zmm registers hold
     /// `MR · NV = 16` accumulators, `NV` B vectors and a broadcast A value;
     /// 8 divides every batch size the trainer uses (32, 128, 256, 784), so
-    /// no row tile is ever partial there. 12×32 was measured as well: the
-    /// same speed on full tiles, but it wastes work on M = 32.
+    /// no row tile is ever partial there. A 12×32 tile spilled its accumulators
+    /// (see "considered but skipped" in `kernels`).
     pub const MR: usize = 8;
     /// Vectors per micro-tile row (`NR = NV · 16` = 32 columns, loop 2 step).
     pub const NV: usize = 2;
+    /// Loop 3 block (rows of A packed at once; see the note in `params`): 8 row panels.
+    pub const MC: usize = 64;
     /// Printed by `describe()`.
     pub const NAME: &str = "avx512f (f32x16)";
 }
@@ -44,6 +46,8 @@ mod path {
     pub const MR: usize = 6;
     /// `NR = 16` columns.
     pub const NV: usize = 2;
+    /// Rows of A packed at once: 12 row panels of 6.
+    pub const MC: usize = 72;
     /// Printed by `describe()`.
     pub const NAME: &str = "avx2 (f32x8)";
 }
@@ -57,6 +61,8 @@ mod path {
     pub const MR: usize = 8;
     /// `NR = 12` columns.
     pub const NV: usize = 3;
+    /// Rows of A packed at once: 8 row panels.
+    pub const MC: usize = 64;
     /// Printed by `describe()`.
     pub const NAME: &str = "neon (f32x4)";
 }
@@ -78,11 +84,13 @@ mod path {
     pub const MR: usize = 4;
     /// `NR = 8` columns.
     pub const NV: usize = 2;
+    /// Rows of A packed at once: 16 row panels.
+    pub const MC: usize = 64;
     /// Printed by `describe()`.
     pub const NAME: &str = "portable (f32x4)";
 }
 
-pub use path::{Lane, MR, NAME, NV};
+pub use path::{Lane, MC, MR, NAME, NV};
 
 /// Columns of the SIMD micro-tile.
 pub const NR: usize = NV * <Lane as super::micro::Lanes>::N;
@@ -101,10 +109,14 @@ pub const SCALAR_NV: usize = 4;
 /// 3 · 256 + 16). Changing KC changes the rounding of results.
 pub const KC: usize = 256;
 
-/// Loop 3 (rows of A) block: rows packed at once, a multiple of every `MR`
-/// (8, 6, 4). `MC × KC` floats (64 KiB) sit in the 1 MiB L2 of a Zen 4 core
-/// with room for the B panels.
-pub const MC: usize = 64;
+// Loop 3 (rows of A) block, `MC` (per path, above): rows of A packed at
+// once, a multiple of the path's `MR` and of the scalar `SCALAR_MR`. The
+// `MC × KC` A block (64 KiB at 64 × 256) sits in the 1 MiB L2 of a Zen 4
+// core next to the B panels. It is also the unit of parallel work: 64 rows
+// split the trainer's batches (32..784) into 1..13 blocks that two to four
+// threads share evenly enough; `gemm.rs` splits the columns when there are
+// fewer row blocks than threads.
+const _: () = assert!(MC.is_multiple_of(MR) && MC.is_multiple_of(SCALAR_MR));
 
 /// Loop 5 (columns of B) block: at most this many floats of packed B
 /// (`k × nc`) at once, 4 MiB, i.e. the share of L3 one core can count on;
