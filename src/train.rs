@@ -265,6 +265,7 @@ impl Workspace {
             (gw, gb)
         };
         let (grad_w, grad_b) = grads(with_grads);
+        crate::kernels::prepare_threads();
         Workspace {
             batch,
             acts: widths.iter().map(|&w| per_layer(w)).collect(),

@@ -573,4 +573,3 @@ mod tests {
         println!("{}", format_table(&run(threads, quick)));
     }
 }
-

@@ -49,6 +49,13 @@ fn with_buf<R>(
     })
 }
 
+/// Allocates this thread's packed-A buffer at the largest size any kernel
+/// family asks for (`MC` rounded up to a tile, times `KC`), so that no later
+/// product on this thread allocates.
+pub(crate) fn reserve_a_buffer() {
+    with_buf(&A_BUF, (MC + 16) * KC, |_| ());
+}
+
 /// A micro-kernel instantiation: `(rows, nv, tile)`.
 pub(crate) type TileFn = unsafe fn(usize, usize, &Tile);
 

@@ -507,3 +507,12 @@ fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilo
         }
     }
 }
+
+/// Allocates the packing buffer of every thread of the current rayon pool
+/// now, so that the products of a training step allocate nothing however the
+/// pool schedules them. The trainer calls it when it sizes its workspace;
+/// without it a thread's first product grows its buffer once.
+pub fn prepare_threads() {
+    gemm::reserve_a_buffer();
+    rayon::broadcast(|_| gemm::reserve_a_buffer());
+}
