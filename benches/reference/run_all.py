@@ -36,7 +36,7 @@ def key(r):
             r["epochs"], r["purpose"])
 
 
-def plan(seeds, only):
+def plan(seeds, only, timing_seeds=(1,)):
     runs = []
     if only in (None, "accuracy"):
         for variant in ("corrected", "tutorial"):
@@ -50,8 +50,9 @@ def plan(seeds, only):
         for threads in (1, 2):
             for bs in (32, 256):
                 for fw in ("keras", "torch"):
-                    runs.append(dict(framework=fw, preset="fashion", variant="corrected", seed=1,
-                                     threads=threads, batch_size=bs, epochs=2, purpose="timing"))
+                    for seed in timing_seeds:  # more seeds = repeated timings
+                        runs.append(dict(framework=fw, preset="fashion", variant="corrected", seed=seed,
+                                         threads=threads, batch_size=bs, epochs=2, purpose="timing"))
     return runs
 
 
@@ -86,6 +87,7 @@ def summarize(runs):
             "framework": fw, "preset": preset, "threads": threads, "batch_size": bs, "n_runs": len(rs),
             "first_epoch_seconds": statistics.fmean(r["per_epoch"][0]["seconds"] for r in rs),
             "steady_epoch_seconds": statistics.fmean(r["per_epoch"][-1]["seconds"] for r in rs),
+            "steady_epoch_seconds_min": min(r["per_epoch"][-1]["seconds"] for r in rs),
             "steady_images_per_second": statistics.fmean(
                 r["n_train"] / r["per_epoch"][-1]["seconds"] for r in rs),
             "loadavg_1min_before": [r["loadavg_before"][0] for r in rs],
@@ -106,6 +108,8 @@ def write(out, runs, meta):
 
 
 def table(doc):
+    summary, timing = summarize(doc["runs"])
+    doc = dict(doc, summary=summary, timing=timing)
     lines = ["| framework | preset | variant | runs | test accuracy mean [min–max] | train accuracy mean "
              "| test loss mean | s/epoch (2 threads, batch 32; mean of all epochs) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -114,11 +118,12 @@ def table(doc):
                      f"{s['test_accuracy_mean']:.4f} [{s['test_accuracy_min']:.4f}–{s['test_accuracy_max']:.4f}] | "
                      f"{s['train_accuracy_mean']:.4f} | {s['test_loss_mean']:.4f} | "
                      f"{s['seconds_per_epoch_mean']:.2f} |")
-    lines += ["", "| framework | preset | threads | batch | 1st epoch s | 2nd epoch s | images/s (2nd epoch) |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| framework | preset | threads | batch | runs | 1st epoch s (mean) | 2nd epoch s mean [min] "
+              "| images/s (2nd epoch, mean) |", "|---|---|---|---|---|---|---|---|"]
     for t in doc["timing"]:
         lines.append(f"| {t['framework']} | {t['preset']} | {t['threads']} | {t['batch_size']} | "
-                     f"{t['first_epoch_seconds']:.2f} | {t['steady_epoch_seconds']:.2f} | "
+                     f"{t['n_runs']} | {t['first_epoch_seconds']:.2f} | {t['steady_epoch_seconds']:.2f} "
+                     f"[{t['steady_epoch_seconds_min']:.2f}] | "
                      f"{t['steady_images_per_second']:.0f} |")
     return "\n".join(lines)
 
@@ -129,9 +134,10 @@ def main():
                    help="folder holding fashion/ and mnist/ IDX folders")
     p.add_argument("--python", default=os.path.join(HERE, ".venv", "bin", "python"))
     p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--timing-seeds", default="1", help="one timing run per seed (repetitions)")
     p.add_argument("--only", choices=["accuracy", "timing"], default=None)
     p.add_argument("--frameworks", default="keras,torch")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true", help="skip planned runs already in --out")
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
     p.add_argument("--table", action="store_true")
     a = p.parse_args()
@@ -143,16 +149,22 @@ def main():
 
     seeds = [int(s) for s in a.seeds.split(",")]
     fws = a.frameworks.split(",")
+    # Runs already in --out are kept; the planned ones are redone (replacing
+    # the old records), or skipped with --resume.
     runs = []
-    if a.resume and os.path.exists(a.out):
+    if os.path.exists(a.out):
         with open(a.out) as f:
             runs = [r for r in json.load(f)["runs"] if "error" not in r]
+    planned = plan(seeds, a.only, [int(s) for s in a.timing_seeds.split(",")])
+    if not a.resume:
+        redo = {key(r) for r in planned}
+        runs = [r for r in runs if key(r) not in redo]
     done = {key(r) for r in runs}
     meta = {"description": "Keras and PyTorch references for fastnn's fashion and mnist presets",
             "machine": {"cpu": common.cpu_model(), "nproc": os.cpu_count()},
             "noise_note": "2-core machine shared with parallel Rust compiles: timings are noisy "
                           "(see loadavg_before/after per run); accuracies are not affected"}
-    todo = [r for r in plan(seeds, a.only) if r["framework"] in fws and key(r) not in done]
+    todo = [r for r in planned if r["framework"] in fws and key(r) not in done]
     print(f"{len(todo)} runs to do ({len(done)} already done)", flush=True)
     for i, spec in enumerate(todo):
         cmd = [a.python, os.path.join(HERE, SCRIPTS[spec["framework"]]), "--preset", spec["preset"],
