@@ -279,6 +279,8 @@ fn train(a: TrainArgs) -> Result<()> {
             eval.accuracy,
             if gap > 1.0 {
                 "The network fits the training images better than unseen ones: that gap is overfitting."
+            } else if gap < 0.0 {
+                "No overfitting yet (the training figure averages an epoch of still-improving weights)."
             } else {
                 "Little overfitting so far."
             }
