@@ -33,12 +33,7 @@ fn train(c: &mut Criterion) {
             let mut net = cfg.build_network(&samples, ds.classes()).unwrap();
             let arch = net.architecture();
             let flops = (arch.forward_flops() + arch.backward_flops()) * batch as u64;
-            let lens: Vec<usize> = net
-                .layers()
-                .iter()
-                .flat_map(|l| [l.weight.len(), l.bias.len()])
-                .collect();
-            let mut opt = AnyOptimizer::new(cfg.optimizer, &lens);
+            let mut opt = AnyOptimizer::new(cfg.optimizer, &net.tensor_lens());
             let mut ws = Workspace::new(&net, batch, true);
             let rows: Vec<u32> = (0..batch as u32).map(|i| i * 37 % 60000).collect();
             group.throughput(Throughput::Elements(flops));

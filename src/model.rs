@@ -159,12 +159,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
                 .map_err(|_| bad("metadata `optimizer_steps` is not a number".into()))?;
             let history: Vec<EpochStats> = serde_json::from_str(get("history")?)
                 .map_err(|e| bad(format!("metadata `history` is invalid: {e}")))?;
-            let lens: Vec<usize> = network
-                .layers()
-                .iter()
-                .flat_map(|l| [l.weight.len(), l.bias.len()])
-                .collect();
-            let mut optimizer = AnyOptimizer::new(config.optimizer, &lens);
+            let mut optimizer = AnyOptimizer::new(config.optimizer, &network.tensor_lens());
             optimizer.restore(steps, &mut |name, out| {
                 let len = out.len();
                 fetch(&format!("optimizer.{name}"), &[len], out)

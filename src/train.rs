@@ -440,26 +440,36 @@ impl Workspace {
         rows: &[u32],
         par: Parallelism,
     ) -> (f64, usize) {
+        self.pass(net, samples, rows, par, true);
+        optimizer.begin_step();
+        for (l, layer) in net.layers_mut().iter_mut().enumerate() {
+            optimizer.update(2 * l, &mut layer.weight, &self.grad_w[l], par);
+            optimizer.update(2 * l + 1, &mut layer.bias, &self.grad_b[l], par);
+        }
+        batch_totals(self, rows.len())
+    }
+
+    /// Forward pass and loss over the images `rows` of `samples`, then,
+    /// when `backward`, the backward pass: leaves outputs, per-image losses
+    /// and (when asked) gradients in the buffers.
+    fn pass(
+        &mut self,
+        net: &Network,
+        samples: &Samples,
+        rows: &[u32],
+        par: Parallelism,
+        backward: bool,
+    ) {
         let b = rows.len();
         assert!(
             b <= self.batch,
             "batch of {b} in a workspace for {}",
             self.batch
         );
-        assert!(!self.grad_w.is_empty(), "workspace built without gradients");
-        self.gradients(net, samples, rows, par);
-        optimizer.begin_step();
-        for (l, layer) in net.layers_mut().iter_mut().enumerate() {
-            optimizer.update(2 * l, &mut layer.weight, &self.grad_w[l], par);
-            optimizer.update(2 * l + 1, &mut layer.bias, &self.grad_b[l], par);
-        }
-        batch_totals(self, b)
-    }
-
-    /// Forward pass, loss and backward pass: leaves the gradients in the
-    /// buffers.
-    fn gradients(&mut self, net: &Network, samples: &Samples, rows: &[u32], par: Parallelism) {
-        let b = rows.len();
+        assert!(
+            !backward || !self.grad_w.is_empty(),
+            "workspace built without gradients"
+        );
         let Workspace {
             acts,
             deltas,
@@ -484,43 +494,12 @@ impl Workspace {
             losses,
             correct,
         );
-        backward_layers(net, a0, b, acts, deltas, grad_w, grad_b, par);
+        if backward {
+            backward_layers(net, a0, b, acts, deltas, grad_w, grad_b, par);
+        }
     }
 
-    /// Forward pass and loss only, for evaluation and prediction; leaves the
-    /// outputs in the buffers.
-    fn infer(&mut self, net: &Network, samples: &Samples, rows: &[u32], par: Parallelism) {
-        let b = rows.len();
-        assert!(
-            b <= self.batch,
-            "batch of {b} in a workspace for {}",
-            self.batch
-        );
-        let Workspace {
-            acts,
-            deltas,
-            scale,
-            x,
-            losses,
-            correct,
-            ..
-        } = self;
-        let arch = net.architecture();
-        let a0 = first_input(arch, samples, rows, scale, x);
-        forward_layers(net, a0, b, acts, par);
-        let last = acts.len() - 1;
-        batch_loss(
-            arch,
-            &acts[last],
-            samples.labels,
-            rows,
-            &mut deltas[last],
-            losses,
-            correct,
-        );
-    }
-
-    /// The logits of the last [`Workspace::infer`] or step, row `i`.
+    /// The logits of the last pass, row `i`.
     fn logits(&self, classes: usize, i: usize) -> &[f32] {
         &self.acts[self.acts.len() - 1][i * classes..(i + 1) * classes]
     }
@@ -595,13 +574,8 @@ impl Trainer {
     /// A trainer for `net` with fresh optimizer state.
     pub fn new(net: &Network, config: TrainConfig) -> Result<Trainer> {
         config.validate()?;
-        let lens: Vec<usize> = net
-            .layers()
-            .iter()
-            .flat_map(|l| [l.weight.len(), l.bias.len()])
-            .collect();
         Ok(Trainer {
-            optimizer: AnyOptimizer::new(config.optimizer, &lens),
+            optimizer: AnyOptimizer::new(config.optimizer, &net.tensor_lens()),
             workspace: Workspace::new(net, config.batch_size, true),
             config,
             order: Vec::new(),
@@ -775,7 +749,7 @@ pub fn evaluate(net: &Network, samples: &Samples) -> Result<Evaluation> {
     let (mut loss, mut correct) = (0.0f64, 0usize);
     let mut confusion = vec![vec![0u32; classes]; classes];
     for rows in order.chunks(ws.batch()) {
-        ws.infer(net, samples, rows, par);
+        ws.pass(net, samples, rows, par, false);
         let (l, c) = batch_totals(&ws, rows.len());
         loss += l;
         correct += c;
@@ -818,7 +792,7 @@ pub fn predict(net: &Network, images: Inputs, indices: &[usize]) -> Result<Vec<V
     let rows: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
     let mut out = Vec::with_capacity(indices.len());
     for chunk in rows.chunks(ws.batch()) {
-        ws.infer(net, &samples, chunk, current_parallelism());
+        ws.pass(net, &samples, chunk, current_parallelism(), false);
         for i in 0..chunk.len() {
             let mut p = ws.logits(arch.classes, i).to_vec();
             softmax_in_place(&mut p);
@@ -839,7 +813,7 @@ pub fn loss_and_gradients(
 ) -> (f64, Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let b = rows.len();
     let mut ws = Workspace::new(net, b, true);
-    ws.gradients(net, samples, rows, Parallelism::Sequential);
+    ws.pass(net, samples, rows, Parallelism::Sequential, true);
     let (loss, _) = batch_totals(&ws, b);
     (loss / b as f64, ws.grad_w, ws.grad_b)
 }

@@ -347,16 +347,14 @@ fn a_training_step_allocates_nothing() {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .start_handler(|_| TRACK.with(|t| t.set(true)))
+            // A pool of an earlier iteration may still be exiting; what its
+            // threads free on the way out is not a step's allocation.
+            .exit_handler(|_| TRACK.with(|t| t.set(false)))
             .build()
             .unwrap();
         pool.install(|| {
             let mut net = cfg.build_network(&s, &names(3)).unwrap();
-            let lens: Vec<usize> = net
-                .layers()
-                .iter()
-                .flat_map(|l| [l.weight.len(), l.bias.len()])
-                .collect();
-            let mut opt = AnyOptimizer::new(cfg.optimizer, &lens);
+            let mut opt = AnyOptimizer::new(cfg.optimizer, &net.tensor_lens());
             let mut ws = Workspace::new(&net, 64, true);
             let rows: Vec<u32> = (0..64).map(|i| (i * 7 % 512) as u32).collect();
             let par = fastnn::train::current_parallelism();

@@ -224,6 +224,15 @@ impl Network {
         self.kernel = kernel;
     }
 
+    /// Lengths of the parameter tensors in optimizer slot order: each
+    /// layer's weight, then its bias.
+    pub fn tensor_lens(&self) -> Vec<usize> {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.weight.len(), l.bias.len()])
+            .collect()
+    }
+
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
         self.layers
