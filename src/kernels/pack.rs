@@ -53,6 +53,15 @@ fn u8x8(src: &[u8], scale: f32, shift: f32) -> f32x8 {
     f32x8::new(x)
 }
 
+/// Advances a scale phase (`k % period`) by one without a division.
+#[inline(always)]
+fn next_phase(j: &mut usize, period: usize) {
+    *j += 1;
+    if *j == period {
+        *j = 0;
+    }
+}
+
 /// Eight floats at `src[..8]` as a vector.
 #[inline(always)]
 fn load8(src: &[f32]) -> f32x8 {
@@ -195,10 +204,7 @@ fn pack_a_u8<const MR: usize>(
                 let mut idx = [0usize; 8];
                 for x in idx.iter_mut() {
                     *x = phase;
-                    phase += 1;
-                    if phase == u.period {
-                        phase = 0;
-                    }
+                    next_phase(&mut phase, u.period);
                 }
                 for g in (0..MR).step_by(8) {
                     let mut rows = [f32x8::ZERO; 8];
@@ -221,10 +227,7 @@ fn pack_a_u8<const MR: usize>(
         let mut j = (p0 + p) % u.period;
         for (d, &px) in panel[p * MR..].chunks_exact_mut(MR).zip(&src(i)[p..]) {
             d[i] = px as f32 * scale[j] + u.shift;
-            j += 1;
-            if j == u.period {
-                j = 0;
-            }
+            next_phase(&mut j, u.period);
         }
     }
 }
@@ -297,10 +300,7 @@ fn pack_a_u8t<const MR: usize>(
             let mut j = r0 % u.period;
             for (x, &px) in d[..r].iter_mut().zip(src) {
                 *x = px as f32 * scale[j] + u.shift;
-                j += 1;
-                if j == u.period {
-                    j = 0;
-                }
+                next_phase(&mut j, u.period);
             }
         }
     }
