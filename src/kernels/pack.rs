@@ -53,6 +53,27 @@ fn u8x8(src: &[u8], scale: f32, shift: f32) -> f32x8 {
     f32x8::new(x)
 }
 
+/// `src[..8]` converted with one factor each: `px as f32 * scale[t] + shift`.
+#[inline(always)]
+fn u8x8_mul(src: &[u8], scale: &[f32], shift: f32) -> f32x8 {
+    let px: &[u8; 8] = src[..8].try_into().expect("8 pixels");
+    let sc: &[f32; 8] = scale[..8].try_into().expect("8 factors");
+    let mut x = [0.0f32; 8];
+    for ((x, &p), &s) in x.iter_mut().zip(px).zip(sc) {
+        *x = p as f32 * s + shift;
+    }
+    f32x8::new(x)
+}
+
+/// Advances a scale phase (`k % period`) by one without a division.
+#[inline(always)]
+fn next_phase(j: &mut usize, period: usize) {
+    *j += 1;
+    if *j == period {
+        *j = 0;
+    }
+}
+
 /// Eight floats at `src[..8]` as a vector.
 #[inline(always)]
 fn load8(src: &[f32]) -> f32x8 {
@@ -78,9 +99,7 @@ pub fn pack_a<const MR: usize>(
         return;
     }
     let panels = rows.div_ceil(MR);
-    if let ARef::U8T(u) = a
-        && u.period == 1
-    {
+    if let ARef::U8T(u) = a {
         pack_a_u8t_block::<MR>(u, i0, rows, p0, kc, &mut dst[..panels * MR * kc]);
         return;
     }
@@ -96,7 +115,7 @@ pub fn pack_a<const MR: usize>(
         match a {
             ARef::F32(m) => pack_a_f32::<MR>(m, r0, r, p0, kc, panel),
             ARef::U8(u) => pack_a_u8::<MR>(u, r0, r, p0, kc, panel),
-            ARef::U8T(u) => pack_a_u8t::<MR>(u, r0, r, p0, kc, panel),
+            ARef::U8T(_) => unreachable!("packed by pack_a_u8t_block"),
         }
     }
 }
@@ -188,30 +207,31 @@ fn pack_a_u8<const MR: usize>(
                 p += 8;
             }
         } else {
-            // The scale's phase `k % period` is the same for every row.
+            // A scale per image column (keras-normalize): the phase
+            // `k % period` is the same for every row, and 8 consecutive
+            // factors are contiguous unless they wrap around the period.
             let scales: [&[f32]; MR] = std::array::from_fn(scale);
             let mut phase = p0 % u.period;
             while p + 8 <= kc {
-                let mut idx = [0usize; 8];
-                for x in idx.iter_mut() {
-                    *x = phase;
-                    phase += 1;
-                    if phase == u.period {
-                        phase = 0;
-                    }
-                }
                 for g in (0..MR).step_by(8) {
                     let mut rows = [f32x8::ZERO; 8];
                     for (i, row) in rows.iter_mut().enumerate() {
-                        let (px, sc) = (&srcs[g + i][p..p + 8], scales[g + i]);
-                        let mut x = [0.0f32; 8];
-                        for t in 0..8 {
-                            x[t] = px[t] as f32 * sc[idx[t]] + u.shift;
-                        }
-                        *row = f32x8::new(x);
+                        let (px, sc) = (&srcs[g + i][p..], scales[g + i]);
+                        *row = if phase + 8 <= u.period {
+                            u8x8_mul(px, &sc[phase..], u.shift)
+                        } else {
+                            let mut x = [0.0f32; 8];
+                            let mut j = phase;
+                            for (x, &v) in x.iter_mut().zip(&px[..8]) {
+                                *x = v as f32 * sc[j] + u.shift;
+                                next_phase(&mut j, u.period);
+                            }
+                            f32x8::new(x)
+                        };
                     }
                     transpose8_store(rows, &mut panel[p * MR + g..], MR);
                 }
+                phase = (phase + 8) % u.period;
                 p += 8;
             }
         }
@@ -221,19 +241,16 @@ fn pack_a_u8<const MR: usize>(
         let mut j = (p0 + p) % u.period;
         for (d, &px) in panel[p * MR..].chunks_exact_mut(MR).zip(&src(i)[p..]) {
             d[i] = px as f32 * scale[j] + u.shift;
-            j += 1;
-            if j == u.period {
-                j = 0;
-            }
+            next_phase(&mut j, u.period);
         }
     }
 }
 
-/// All micro-panels of transposed u8 rows with one scale per image (the
-/// weight gradient Xᵀ·dY of `/255` input): each k step is one image, whose
-/// `rows` contiguous pixels are converted once and spread over the panels,
-/// so the per-image index and slice checks are paid once per k, not once
-/// per panel.
+/// All micro-panels of transposed u8 rows: A(i, k) is pixel `i` of image
+/// `rows[k]`, so each k step is one image whose `rows` contiguous pixels are
+/// converted once and spread over the panels (the per-image index and slice
+/// checks are paid once per k, not once per panel). With a scale per image
+/// column (period > 1), a panel's factors are contiguous unless they wrap.
 fn pack_a_u8t_block<const MR: usize>(
     u: &U8Rows<'_>,
     i0: usize,
@@ -247,59 +264,32 @@ fn pack_a_u8t_block<const MR: usize>(
         // Zero the padding rows of the last panel.
         dst[full * MR * kc..].fill(0.0);
     }
+    let phase0 = i0 % u.period;
     for p in 0..kc {
         let k = p0 + p;
         let s = u.rows[k] as usize * u.row_len + i0;
         let src = &u.pixels[s..s + rows];
-        let sc = u.scale[k];
+        let sc = &u.scale[k * u.period..(k + 1) * u.period];
+        let mut phase = phase0;
         for (q, px) in src.chunks(MR).enumerate() {
             let d = &mut dst[q * MR * kc + p * MR..][..MR];
-            if px.len() == MR && MR.is_multiple_of(8) {
+            if px.len() == MR && MR.is_multiple_of(8) && (u.period == 1 || phase + MR <= u.period) {
                 // Fixed-size groups of 8 so the conversion vectorizes.
-                for (d8, px8) in d.chunks_exact_mut(8).zip(px.chunks_exact(8)) {
-                    d8.copy_from_slice(u8x8(px8, sc, u.shift).as_array());
+                for (g, (d8, px8)) in d.chunks_exact_mut(8).zip(px.chunks_exact(8)).enumerate() {
+                    let v = if u.period == 1 {
+                        u8x8(px8, sc[0], u.shift)
+                    } else {
+                        u8x8_mul(px8, &sc[phase + 8 * g..], u.shift)
+                    };
+                    d8.copy_from_slice(v.as_array());
+                }
+                if u.period > 1 {
+                    phase = (phase + MR) % u.period;
                 }
             } else {
                 for (x, &v) in d.iter_mut().zip(px) {
-                    *x = v as f32 * sc + u.shift;
-                }
-            }
-        }
-    }
-}
-
-/// One micro-panel of the transposed u8 rows: A(i, k) is pixel `i` of image
-/// `rows[k]`, so each k step converts `r` contiguous pixels.
-fn pack_a_u8t<const MR: usize>(
-    u: &U8Rows<'_>,
-    r0: usize,
-    r: usize,
-    p0: usize,
-    kc: usize,
-    panel: &mut [f32],
-) {
-    for (p, d) in panel.chunks_exact_mut(MR).take(kc).enumerate() {
-        let k = p0 + p;
-        let s = u.rows[k] as usize * u.row_len + r0;
-        let src = &u.pixels[s..s + r];
-        let scale = &u.scale[k * u.period..(k + 1) * u.period];
-        if u.period == 1 && r == MR {
-            let sc = scale[0];
-            for (x, &px) in d.iter_mut().zip(&src[..MR]) {
-                *x = px as f32 * sc + u.shift;
-            }
-        } else if u.period == 1 {
-            let sc = scale[0];
-            for (x, &px) in d[..r].iter_mut().zip(src) {
-                *x = px as f32 * sc + u.shift;
-            }
-        } else {
-            let mut j = r0 % u.period;
-            for (x, &px) in d[..r].iter_mut().zip(src) {
-                *x = px as f32 * scale[j] + u.shift;
-                j += 1;
-                if j == u.period {
-                    j = 0;
+                    *x = v as f32 * sc[phase] + u.shift;
+                    next_phase(&mut phase, u.period);
                 }
             }
         }

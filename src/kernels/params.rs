@@ -1,8 +1,8 @@
 //! Every block size of the kernels, per compiled SIMD path.
 //!
-//! Names follow BLIS: the micro-kernel computes an `MR × NR` tile of C with
-//! `NR = NV` vectors of `Lane`; `KC` cuts the k loop, `MC` the rows of A
-//! packed at once, `NC` the columns of B packed at once (see the loop
+//! Names follow BLIS: the micro-kernel computes an `MR × NR` tile of C,
+//! `NR` being `NV` vectors of `Lane`; `KC` cuts the k loop, `MC` the rows of
+//! A packed at once, `NC` the columns of B packed at once (see the loop
 //! diagram in `kernels/mod.rs`).
 //!
 //! Only `KC` changes the arithmetic (where a k sum is split and stored to C
@@ -102,10 +102,11 @@ pub const SCALAR_MR: usize = 4;
 pub const SCALAR_NV: usize = 4;
 
 /// Loop 4 (k) block: the depth of one packed A panel and one B micro-panel.
-/// An `MR × KC` A micro-panel (8 KiB) and a `KC × NR` B micro-panel (32 KiB
-/// at NR = 32) stream through the 32 KiB L1 with the hardware prefetcher;
-/// the `MC × KC` A block (64 KiB) stays in L2 while loop 2 walks the B
-/// panels. 256 also keeps the C round trips between k blocks rare (784 =
+/// The `MR × KC` A micro-panel (8 KiB) stays in the 32 KiB L1 while the
+/// `KC × NR` B micro-panel (32 KiB at NR = 32, packed or a row-major W read
+/// in place) streams from L2 with the hardware prefetcher; the `MC × KC` A
+/// block (64 KiB) stays in L2 while loop 2 walks the B panels. 128 and 512
+/// measured the same. 256 also keeps the C round trips between k blocks rare (784 =
 /// 3 · 256 + 16). Changing KC changes the rounding of results.
 pub const KC: usize = 256;
 
