@@ -65,11 +65,17 @@ pub struct Checkpoint {
 /// shape against the architecture in the metadata.
 pub fn load(path: &Path) -> Result<Loaded> {
     let bytes = read_bounded(path)?;
+    load_bytes(path, &bytes)
+}
+
+/// [`load`] on a file's bytes already in memory; `path` only names the file
+/// in errors.
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     let bad = |msg: String| Error::invalid(path, msg);
-    let (_, header) = SafeTensors::read_metadata(&bytes)
+    let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-    let tensors = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let tensors =
+        SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
     let meta = header
         .metadata()
         .as_ref()
@@ -92,8 +98,9 @@ pub fn load(path: &Path) -> Result<Loaded> {
     let class_names: Vec<String> = serde_json::from_str(get("class_names")?)
         .map_err(|e| bad(format!("metadata `class_names` is invalid: {e}")))?;
     arch.validate().map_err(|e| bad(e.to_string()))?;
-    // Fetches one f32 tensor of the exact expected shape.
-    let fetch = |name: &str, shape: &[usize], out: &mut [f32]| -> Result<()> {
+    // Fetches one f32 tensor of the exact expected shape, allocating only
+    // after the file showed it holds that many values.
+    let fetch = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
         let t = tensors
             .tensor(name)
             .map_err(|_| bad(format!("tensor `{name}` is missing")))?;
@@ -106,22 +113,22 @@ pub fn load(path: &Path) -> Result<Loaded> {
                 t.shape()
             )));
         }
-        for (o, c) in out.iter_mut().zip(t.data().chunks_exact(4)) {
-            *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let values: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(bad(format!("tensor `{name}` holds NaN or infinite values")));
         }
-        Ok(())
+        Ok(values)
     };
     let mut layers = Vec::new();
     let mut fan_in = arch.inputs();
     let last = arch.hidden.len();
     for (l, width) in arch.widths().enumerate() {
-        let mut weight = vec![0.0; fan_in * width];
-        let mut bias = vec![0.0; width];
-        fetch(&format!("layers.{l}.weight"), &[fan_in, width], &mut weight)?;
-        fetch(&format!("layers.{l}.bias"), &[width], &mut bias)?;
-        if weight.iter().chain(&bias).any(|v| !v.is_finite()) {
-            return Err(bad(format!("layer {l} holds NaN or infinite values")));
-        }
+        let weight = fetch(&format!("layers.{l}.weight"), &[fan_in, width])?;
+        let bias = fetch(&format!("layers.{l}.bias"), &[width])?;
         let activation = if l == last {
             crate::nn::Activation::Identity
         } else {
@@ -161,8 +168,9 @@ pub fn load(path: &Path) -> Result<Loaded> {
                 .map_err(|e| bad(format!("metadata `history` is invalid: {e}")))?;
             let mut optimizer = AnyOptimizer::new(config.optimizer, &network.tensor_lens());
             optimizer.restore(steps, &mut |name, out| {
-                let len = out.len();
-                fetch(&format!("optimizer.{name}"), &[len], out)
+                let values = fetch(&format!("optimizer.{name}"), &[out.len()])?;
+                out.copy_from_slice(&values);
+                Ok(())
             })?;
             let expected = expected + optimizer.state().len();
             if tensors.len() != expected {
@@ -183,6 +191,40 @@ pub fn load(path: &Path) -> Result<Loaded> {
         provenance,
         checkpoint,
     })
+}
+
+/// Fuzz body (`fuzz/fuzz_targets/model_load.rs`, replayed by the tests):
+/// loading arbitrary bytes never panics; an error is one line naming the
+/// file; a loaded model has the shapes its architecture promises and saves
+/// and loads back to the same bits.
+#[doc(hidden)]
+pub fn fuzz_load(data: &[u8]) {
+    let path = Path::new("fuzz.safetensors");
+    match load_bytes(path, data) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("fuzz.safetensors: ") && !msg.contains('\n'),
+                "{msg}"
+            );
+        }
+        Ok(loaded) => {
+            let net = &loaded.network;
+            let arch = net.architecture();
+            let mut fan_in = arch.inputs();
+            for (layer, width) in net.layers().iter().zip(arch.widths()) {
+                assert_eq!(layer.weight.len(), fan_in * width);
+                assert_eq!(layer.bias.len(), width);
+                fan_in = width;
+            }
+            let views = tensor_views(net, &[]);
+            let meta = base_metadata(net, &loaded.provenance);
+            let bytes =
+                safetensors::serialize(views, Some(meta)).expect("a loaded model serializes");
+            let back = load_bytes(path, &bytes).expect("a saved model loads");
+            assert_eq!(back.network.layers(), net.layers());
+        }
+    }
 }
 
 /// The checkpoint file for the state after `epochs` epochs.
@@ -248,6 +290,17 @@ fn write(
     meta: HashMap<String, String>,
     extra: &[(String, &[f32])],
 ) -> Result<()> {
+    let views = tensor_views(net, extra);
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::invalid(path, format!("cannot serialize: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// The layers' tensors plus `extra` ones, as safetensors views.
+fn tensor_views<'a>(
+    net: &'a Network,
+    extra: &[(String, &'a [f32])],
+) -> Vec<(String, TensorView<'a>)> {
     let mut named: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
     for (l, layer) in net.layers().iter().enumerate() {
         named.push((
@@ -260,18 +313,15 @@ fn write(
     for (name, data) in extra {
         named.push((name.clone(), vec![data.len()], data));
     }
-    let views: Vec<(String, TensorView)> = named
-        .iter()
+    named
+        .into_iter()
         .map(|(name, shape, data)| {
             let bytes: &[u8] = bytemuck::cast_slice(data);
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+            let view = TensorView::new(Dtype::F32, shape, bytes)
                 .expect("shape matches the data by construction");
-            (name.clone(), view)
+            (name, view)
         })
-        .collect();
-    let bytes = safetensors::serialize(views, Some(meta))
-        .map_err(|e| Error::invalid(path, format!("cannot serialize: {e}")))?;
-    write_atomically(path, &bytes)
+        .collect()
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames

@@ -147,3 +147,44 @@ fn a_failed_write_keeps_the_old_file() {
     assert!(model::save(&path, &net, &Provenance::default()).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
 }
+
+#[test]
+fn fuzz_seeds_replay() {
+    let inputs = crate::util::fuzz_inputs("model_load");
+    assert!(inputs.len() >= 5, "seeds of fuzz/seeds/model_load");
+    for (path, bytes) in inputs {
+        let result = std::panic::catch_unwind(|| model::fuzz_load(&bytes));
+        assert!(result.is_ok(), "{} panics the model loader", path.display());
+    }
+    // The valid seeds load.
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/model_load");
+    assert!(model::load(&seeds.join("valid_784_2_10")).is_ok());
+    let ckpt = model::load(&seeds.join("checkpoint_784_2_10")).unwrap();
+    assert!(ckpt.checkpoint.is_some());
+}
+
+#[test]
+fn absurd_architectures_are_refused_before_allocating() {
+    // A header promising enormous layers, and no data behind it.
+    let arch = |rows: u64, hidden: u64| {
+        format!(
+            r#"{{"rows":{rows},"cols":{rows},"hidden":[{hidden}],"activation":"relu","classes":3,"loss":"xent","preprocess":{{"kind":"scale"}}}}"#
+        )
+    };
+    for (rows, hidden, needle) in [
+        (1u64 << 33, 4u64, "too large"),
+        (1000, 1 << 40, "too large"),
+        (28, 128, "tensor `layers.0.weight` is missing"),
+    ] {
+        let meta = std::collections::HashMap::from([
+            ("format".to_string(), "fastnn-model".to_string()),
+            ("format_version".to_string(), "1".to_string()),
+            ("architecture".to_string(), arch(rows, hidden)),
+            ("class_names".to_string(), r#"["a","b","c"]"#.to_string()),
+        ]);
+        let empty: Vec<(String, safetensors::tensor::TensorView)> = Vec::new();
+        let bytes = safetensors::serialize(empty, Some(meta)).unwrap();
+        let err = load_error(&bytes);
+        assert!(err.contains(needle), "{rows} {hidden}: {err}");
+    }
+}

@@ -42,10 +42,30 @@ impl Architecture {
         self.rows * self.cols
     }
 
-    /// Checks the sizes are usable.
+    /// Checks the sizes are usable: no zero widths, and no layer with more
+    /// than 2³¹ weights (so no size computation can overflow).
     pub fn validate(&self) -> Result<()> {
+        const MAX_WEIGHTS: usize = 1 << 31;
         if self.rows == 0 || self.cols == 0 {
             return Err(Error::Config("images must have at least one pixel".into()));
+        }
+        let inputs = self
+            .rows
+            .checked_mul(self.cols)
+            .filter(|&n| n <= MAX_WEIGHTS);
+        let Some(mut fan_in) = inputs else {
+            return Err(Error::Config(format!(
+                "images of {}x{} pixels are too large",
+                self.rows, self.cols
+            )));
+        };
+        for w in self.widths() {
+            if fan_in.checked_mul(w).is_none_or(|n| n > MAX_WEIGHTS) {
+                return Err(Error::Config(format!(
+                    "a {fan_in}x{w} layer is too large (over 2^31 weights)"
+                )));
+            }
+            fan_in = w.max(1);
         }
         if self.classes < 2 {
             return Err(Error::Config(format!(
