@@ -271,3 +271,127 @@ fn version_names_the_simd_path() {
         "{out}"
     );
 }
+
+#[test]
+fn pictures_from_show_predict_and_train() {
+    use fastnn::dataset::{Dataset, DatasetSource};
+    use fastnn::viz::{Labeled, grid_layout};
+    let tmp = temp_dir();
+    let p = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+
+    // show --out: the grid of the first 7 training images, pixels in place.
+    let o = fastnn(&[
+        "show",
+        "--dataset",
+        "fashion",
+        "--count",
+        "7",
+        "--out",
+        &p("show.png"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(p("show.png")).unwrap().to_rgb8();
+    let ds = Dataset::open(&DatasetSource::Fashion).unwrap();
+    let items: Vec<Labeled> = (0..7)
+        .map(|i| Labeled::new(ds.train().image(i), 28, 28, "x"))
+        .collect();
+    let layout = grid_layout(&items, 5);
+    assert_eq!((img.width(), img.height()), (layout.width, layout.height));
+    let (x0, y0) = layout.image_origin(0);
+    let s = layout.scale;
+    // Train image 0, row 7, column 22 is 122.
+    assert_eq!(img.get_pixel(x0 + 22 * s, y0 + 7 * s).0, [122, 122, 122]);
+    fails_with(&["show", "--start", "60000"], "past the last");
+
+    // train --plots writes four pictures; predict --out and --image work.
+    let data = tiny_dataset(&mkdir(tmp.path(), "d"));
+    let o = fastnn(&[
+        "train",
+        "--dataset",
+        &data,
+        "--epochs",
+        "2",
+        "--hidden",
+        "5",
+        "--plots",
+        &p("plots"),
+        "--save",
+        &p("m.safetensors"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "samples.png",
+        "predictions.png",
+        "curves.png",
+        "confusion.png",
+    ] {
+        let img = image::open(tmp.path().join("plots").join(f)).unwrap();
+        assert!(img.width() > 100 && img.height() > 100, "{f}");
+    }
+    let o = fastnn(&[
+        "predict",
+        "--model",
+        &p("m.safetensors"),
+        "--index",
+        "1",
+        "2",
+        "--out",
+        &p("pred.png"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("probabilities:"));
+    assert!(image::open(p("pred.png")).is_ok());
+
+    // A dark digit on white paper, off-centre, through a 28x28 model.
+    let o = fastnn(&[
+        "train",
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+        "--quiet",
+        "--save",
+        &p("f.safetensors"),
+    ]);
+    assert!(o.status.success());
+    let mut paper = image::GrayImage::from_pixel(120, 90, image::Luma([250]));
+    for y in 20..70 {
+        for x in 70..80 {
+            paper.put_pixel(x, y, image::Luma([20]));
+        }
+    }
+    paper.save(p("digit.png")).unwrap();
+    let o = fastnn(&[
+        "predict",
+        "--model",
+        &p("f.safetensors"),
+        "--image",
+        &p("digit.png"),
+        "--out",
+        &p("card.png"),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("Guess:") && out.contains("invert"), "{out}");
+    assert!(image::open(p("card.png")).is_ok());
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            &p("m.safetensors"),
+            "--image",
+            &p("digit.png"),
+        ],
+        "28x28",
+    );
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            &p("f.safetensors"),
+            "--image",
+            &p("nothing.png"),
+        ],
+        "nothing.png",
+    );
+}
