@@ -183,6 +183,7 @@ def main():
                                 "epoch_seconds": timed_epochs(j["epochs"]),
                                 "first_epoch_seconds": j["epochs"][0]["seconds"],
                                 "test_accuracy": j["test_accuracy"], "peak_rss_mb": rss,
+                                "rss_first_in_process": True,
                                 "epochs": len(j["epochs"])})
                     else:
                         f = os.path.join(work, f"{tag.replace(' ', '-')}.json")
@@ -192,8 +193,9 @@ def main():
                                            "--json", f], f + ".log", child_env(t))
                         j = json.load(open(f))
                         versions.update(j["versions"])
-                        for tr in j["trains"]:
+                        for i, tr in enumerate(j["trains"]):
                             add(("train", pr, tr["batch_size"], t, system), {
+                                "rss_first_in_process": i == 0,
                                 "epoch_seconds": timed_epochs(tr["epochs"]),
                                 "first_epoch_seconds": tr["epochs"][0]["seconds"],
                                 "test_accuracy": tr["test_accuracy"],
@@ -284,6 +286,10 @@ def build_records(samples, machine, peak, best_kernel, a):
                 "test_accuracy_spread": [min(accs), max(accs)],
                 "peak_rss_mb": statistics.median(rss),
                 "peak_rss_mb_max": max(rss),
+                # False: a PyTorch/TensorFlow run that followed another batch
+                # size's run in the same process; its peak is measured from a
+                # reset of VmHWM and includes what the earlier run left behind.
+                "rss_first_in_process": all(r["rss_first_in_process"] for r in runs),
                 "gflop_per_epoch": gflop,
                 "gflops": gflop / med,
             })
@@ -334,7 +340,12 @@ def tables(records, machine, a):
         lines.append(f"| {r['preset']} | {r['batch_size']} | {r['threads']} | {r['system']} | "
                      f"{fmt(r['value'])} | {fmt(r['spread'][0])}–{fmt(r['spread'][1])} | "
                      f"{r['images_per_second']:,.0f} | {r['gflops']:.1f} | {share} | "
-                     f"{r['test_accuracy']:.4f} | {r['peak_rss_mb']:.0f} | {su} |")
+                     f"{r['test_accuracy']:.4f} | {r['peak_rss_mb']:.0f}"
+                     f"{'' if r.get('rss_first_in_process', True) else '*'} | {su} |")
+    lines += ["", "Peak RSS: of the whole process (fastnn: one `fastnn train` process per run, "
+              "from wait4's rusage). * PyTorch/TensorFlow train the batch sizes one after another in one "
+              "process; these later runs' peaks are measured from a reset of VmHWM and include what the "
+              "earlier run left allocated; compare memory on the unstarred rows."]
     lines += ["", f"Inference: the 10,000 test images in one batch (loss and accuracy), seconds; "
               f"batch-1 latency, ms; medians [min–max] over runs", "",
               "| preset | threads | system | test set s | [min–max] | images/s | batch-1 ms | [min–max] "
