@@ -29,7 +29,7 @@ else
   fi
   PY="$VENV/bin/python"
 fi
-"$PY" -c 'import numpy, torch, tensorflow' 2>/dev/null || {
+"$PY" -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("numpy", "torch", "tensorflow")))' || {
   echo "$PY lacks numpy, torch or tensorflow" >&2; exit 1; }
 
 (cd "$REPO" && cargo build --release)
