@@ -358,8 +358,8 @@ def tables(records, machine, a):
                 ts, b1 = by.get((pr, t, s, "infer-testset")), by.get((pr, t, s, "infer-batch1"))
                 if ts is None or b1 is None:
                     continue
-                su = "–" if s == "fastnn" else \
-                    f"{ts.get('speedup_vs_fastnn', float('nan')):.1f}× / {b1.get('speedup_vs_fastnn', float('nan')):.1f}×"
+                su = "–" if s == "fastnn" or "speedup_vs_fastnn" not in ts else \
+                    f"{ts['speedup_vs_fastnn']:.1f}× / {b1['speedup_vs_fastnn']:.1f}×"
                 lines.append(f"| {pr} | {t} | {s} | {fmt(ts['value'], 4)} | "
                              f"{fmt(ts['spread'][0], 4)}–{fmt(ts['spread'][1], 4)} | "
                              f"{ts['images_per_second']:,.0f} | {fmt(b1['value'], 3)} | "
