@@ -5,9 +5,26 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use fastnn::Network;
 use fastnn::dataset::{Dataset, DatasetSource};
 use fastnn::nn::optim::{AnyOptimizer, Optimizer};
 use fastnn::train::{Preset, Samples, TrainConfig, Trainer, Workspace, current_parallelism};
+
+/// The `fashion` preset at `batch`, a fresh network, and the FLOP of
+/// `images` images' forward and backward passes.
+fn setup(
+    samples: &Samples,
+    classes: &[String],
+    batch: usize,
+    images: usize,
+) -> (TrainConfig, Network, u64) {
+    let mut cfg = TrainConfig::preset(Preset::Fashion);
+    cfg.batch_size = batch;
+    let net = cfg.build_network(samples, classes).unwrap();
+    let arch = net.architecture();
+    let flops = (arch.forward_flops() + arch.backward_flops()) * images as u64;
+    (cfg, net, flops)
+}
 
 fn train(c: &mut Criterion) {
     let ds = Dataset::open(&DatasetSource::Fashion).expect("data/fashion");
@@ -28,11 +45,7 @@ fn train(c: &mut Criterion) {
             .build()
             .unwrap();
         for batch in [32usize, 256] {
-            let mut cfg = TrainConfig::preset(Preset::Fashion);
-            cfg.batch_size = batch;
-            let mut net = cfg.build_network(&samples, ds.classes()).unwrap();
-            let arch = net.architecture();
-            let flops = (arch.forward_flops() + arch.backward_flops()) * batch as u64;
+            let (cfg, mut net, flops) = setup(&samples, ds.classes(), batch, batch);
             let mut opt = AnyOptimizer::new(cfg.optimizer, &net.tensor_lens());
             let mut ws = Workspace::new(&net, batch, true);
             let rows: Vec<u32> = (0..batch as u32).map(|i| i * 37 % 60000).collect();
@@ -58,11 +71,7 @@ fn train(c: &mut Criterion) {
             .build()
             .unwrap();
         for batch in [32usize, 256] {
-            let mut cfg = TrainConfig::preset(Preset::Fashion);
-            cfg.batch_size = batch;
-            let mut net = cfg.build_network(&samples, ds.classes()).unwrap();
-            let arch = net.architecture();
-            let flops = (arch.forward_flops() + arch.backward_flops()) * samples.len() as u64;
+            let (cfg, mut net, flops) = setup(&samples, ds.classes(), batch, samples.len());
             let mut trainer = Trainer::new(&net, cfg).unwrap();
             group.throughput(Throughput::Elements(flops));
             group.bench_function(BenchmarkId::new(format!("fashion_b{batch}"), n), |b| {

@@ -9,18 +9,7 @@ use fastnn::viz::{
 };
 use image::{Rgb, RgbImage};
 
-const NAMES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+const NAMES: [&str; 10] = fastnn::dataset::FASHION_CLASSES;
 
 /// A 28×28 image whose every pixel differs from its neighbours and from
 /// the other images' (for `k` < 5).
