@@ -44,4 +44,8 @@ fn gemm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gemm);
+criterion_group! {
+    name = benches;
+    config = crate::config();
+    targets = gemm
+}

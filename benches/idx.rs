@@ -46,4 +46,8 @@ fn open(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, open);
+criterion_group! {
+    name = benches;
+    config = crate::config();
+    targets = open
+}

@@ -88,4 +88,8 @@ fn train(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train);
+criterion_group! {
+    name = benches;
+    config = crate::config();
+    targets = train
+}
