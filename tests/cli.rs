@@ -144,6 +144,15 @@ fn bad_flags_give_one_line() {
     );
     fails_with(&["train", "--threads", "0"], "--threads");
     fails_with(
+        &["train", "--momentum", "0.9"],
+        "--momentum applies to --optimizer sgd only",
+    );
+    fails_with(
+        &["train", "--resume", "x.safetensors", "--hidden", "64"],
+        "only --epochs may change them",
+    );
+    fails_with(&["train", "--kernel", "gpu"], "gpu");
+    fails_with(
         &["train", "--dataset", "/nonexistent/data"],
         "/nonexistent/data",
     );
@@ -191,6 +200,19 @@ fn resume_refuses_a_plain_model() {
     ]);
     assert!(o.status.success());
     fails_with(&["train", "--resume", m], "not a checkpoint");
+    // The model has 3 classes; MNIST has 10.
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            m,
+            "--dataset",
+            "mnist",
+            "--index",
+            "0",
+        ],
+        "has 3 classes but mnist has 10",
+    );
 }
 
 #[test]
