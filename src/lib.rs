@@ -61,6 +61,7 @@ pub mod idx;
 pub mod kernels;
 pub mod model;
 pub mod nn;
+pub mod pool;
 pub mod preprocess;
 pub mod train;
 pub mod viz;

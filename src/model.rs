@@ -138,8 +138,8 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
             inputs: fan_in,
             outputs: width,
             activation,
-            weight,
-            bias,
+            weight: weight.into(),
+            bias: bias.into(),
         });
         fan_in = width;
     }

@@ -9,7 +9,12 @@
 //! bitwise identical for any number of threads.
 
 use crate::kernels::eltwise::{column_sums, softmax_in_place};
-use crate::kernels::{ARef, Epilogue, MatMut, MatRef, Parallelism, U8Rows, gemm};
+use crate::kernels::params::PAR_THRESHOLD;
+use crate::kernels::{
+    ARef, AlignedVec, Epilogue, MatMut, MatRef, Parallelism, ParamUpdate, U8Rows, gemm,
+    gemm_split_k, split_k_partials_len,
+};
+use crate::nn::Dense;
 use crate::nn::optim::{AdamConfig, AnyOptimizer, Optimizer, OptimizerConfig};
 use crate::nn::{Activation, Architecture, Init, Loss, Network};
 use crate::preprocess::{Preprocess, PreprocessKind};
@@ -228,12 +233,18 @@ pub fn current_parallelism() -> Parallelism {
 #[derive(Debug)]
 pub struct Workspace {
     batch: usize,
-    /// Layer outputs, `batch × width` each.
-    acts: Vec<Vec<f32>>,
+    /// Layer outputs, `batch × width` each. All per-layer buffers are
+    /// cache-line aligned, so threads writing column stripes of them never
+    /// share a line.
+    acts: Vec<AlignedVec>,
     /// Gradients with respect to each layer's pre-activation.
-    deltas: Vec<Vec<f32>>,
-    grad_w: Vec<Vec<f32>>,
-    grad_b: Vec<Vec<f32>>,
+    deltas: Vec<AlignedVec>,
+    grad_w: Vec<AlignedVec>,
+    grad_b: Vec<AlignedVec>,
+    /// Per layer, the k-block partial sums of a forward product split over
+    /// threads by the rows of W ([`gemm_split_k`]); empty for batches too
+    /// big to split that way.
+    partials: Vec<AlignedVec>,
     /// Per-image preprocessing factors (`batch × period`).
     scale: Vec<f32>,
     /// f32 inputs gathered for a batch (only for [`Inputs::F32`]).
@@ -247,24 +258,36 @@ impl Workspace {
     pub fn new(net: &Network, batch: usize, with_grads: bool) -> Workspace {
         let arch = net.architecture();
         let widths: Vec<usize> = arch.widths().collect();
-        let per_layer = |w: usize| vec![0.0f32; batch * w];
-        let grads = |on: bool| -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let per_layer = |w: usize| AlignedVec::zeros(batch * w);
+        let grads = |on: bool| -> (Vec<AlignedVec>, Vec<AlignedVec>) {
             if !on {
                 return (Vec::new(), Vec::new());
             }
             let gw = net
                 .layers()
                 .iter()
-                .map(|l| vec![0.0; l.weight.len()])
+                .map(|l| AlignedVec::zeros(l.weight.len()))
                 .collect();
             let gb = net
                 .layers()
                 .iter()
-                .map(|l| vec![0.0; l.bias.len()])
+                .map(|l| AlignedVec::zeros(l.bias.len()))
                 .collect();
             (gw, gb)
         };
         let (grad_w, grad_b) = grads(with_grads);
+        let partials = net
+            .layers()
+            .iter()
+            .map(|l| {
+                // Products too small to be worth splitting stay whole (a
+                // choice of shapes only, never of the thread count).
+                let size = batch * l.outputs * l.inputs;
+                let split = batch <= SPLIT_K_MAX_BATCH && size >= PAR_THRESHOLD;
+                let len = split_k_partials_len(batch, l.outputs, l.inputs);
+                AlignedVec::zeros(if split { len } else { 0 })
+            })
+            .collect();
         crate::kernels::prepare_threads();
         Workspace {
             batch,
@@ -272,6 +295,7 @@ impl Workspace {
             deltas: widths.iter().map(|&w| per_layer(w)).collect(),
             grad_w,
             grad_b,
+            partials,
             scale: vec![0.0; batch * arch.preprocess.period(arch.cols)],
             x: Vec::new(),
             losses: vec![0.0; batch],
@@ -285,35 +309,25 @@ impl Workspace {
     }
 }
 
-/// The first layer's input for the images `rows`: u8 rows converted while
-/// packing (their preprocessing factors written to `scale`), or f32 rows
-/// gathered into `x`.
-fn first_input<'a>(
+/// Prepares the first layer's input for the images `rows`: the u8 rows'
+/// preprocessing factors into `scale`, or the f32 rows gathered into `x`.
+fn gather_first_input(
     arch: &Architecture,
-    samples: &Samples<'a>,
-    rows: &'a [u32],
-    scale: &'a mut [f32],
-    x: &'a mut Vec<f32>,
-) -> ARef<'a> {
+    samples: &Samples<'_>,
+    rows: &[u32],
+    scale: &mut [f32],
+    x: &mut Vec<f32>,
+) {
     let k = arch.inputs();
     let b = rows.len();
     match samples.inputs {
         Inputs::U8(pixels) => {
-            let pre = arch.preprocess;
-            let period = pre.period(arch.cols);
-            let scale = &mut scale[..b * period];
-            for (s, &r) in scale.chunks_exact_mut(period).zip(rows) {
+            let period = arch.preprocess.period(arch.cols);
+            for (s, &r) in scale[..b * period].chunks_exact_mut(period).zip(rows) {
                 let r = r as usize;
-                pre.fill_scale(&pixels[r * k..(r + 1) * k], arch.cols, s);
+                arch.preprocess
+                    .fill_scale(&pixels[r * k..(r + 1) * k], arch.cols, s);
             }
-            ARef::U8(U8Rows {
-                pixels,
-                row_len: k,
-                rows,
-                scale,
-                period,
-                shift: pre.shift(),
-            })
         }
         Inputs::F32(values) => {
             if x.len() < b * k {
@@ -324,8 +338,35 @@ fn first_input<'a>(
                 let r = r as usize;
                 dst.copy_from_slice(&values[r * k..(r + 1) * k]);
             }
-            ARef::F32(MatRef::row_major(&x[..b * k], b, k))
         }
+    }
+}
+
+/// The first layer's input gathered by [`gather_first_input`]: u8 rows
+/// converted while packing, or the gathered f32 rows.
+fn first_input<'a>(
+    arch: &Architecture,
+    samples: &Samples<'a>,
+    rows: &'a [u32],
+    scale: &'a [f32],
+    x: &'a [f32],
+) -> ARef<'a> {
+    let k = arch.inputs();
+    let b = rows.len();
+    match samples.inputs {
+        Inputs::U8(pixels) => {
+            let pre = arch.preprocess;
+            let period = pre.period(arch.cols);
+            ARef::U8(U8Rows {
+                pixels,
+                row_len: k,
+                rows,
+                scale: &scale[..b * period],
+                period,
+                shift: pre.shift(),
+            })
+        }
+        Inputs::F32(_) => ARef::F32(MatRef::row_major(&x[..b * k], b, k)),
     }
 }
 
@@ -338,9 +379,31 @@ fn transposed(a: ARef<'_>) -> ARef<'_> {
     }
 }
 
+/// How a step's weight-gradient products split: by the rows of W that
+/// each thread reads in the forward pass (see [`Parallelism::SplitRows`]),
+/// or not at all.
+fn owned_rows(par: Parallelism) -> Parallelism {
+    match par {
+        Parallelism::Sequential => Parallelism::Sequential,
+        Parallelism::Rayon | Parallelism::SplitRows => Parallelism::SplitRows,
+    }
+}
+
+/// Batches up to this size split the forward products by the rows of W
+/// (k); bigger ones by tiles of the output, which then has rows enough.
+const SPLIT_K_MAX_BATCH: usize = 128;
+
 /// Forward pass of a batch of `b` images whose first-layer input is `a0`:
-/// each layer's output goes to `acts[l][..b × width]`.
-fn forward_layers(net: &Network, a0: ARef<'_>, b: usize, acts: &mut [Vec<f32>], par: Parallelism) {
+/// each layer's output goes to `acts[l][..b × width]`. Split by the rows of
+/// each W where `partials` has room (see [`gemm_split_k`]).
+fn forward_layers(
+    net: &Network,
+    a0: ARef<'_>,
+    b: usize,
+    acts: &mut [AlignedVec],
+    partials: &mut [AlignedVec],
+    par: Parallelism,
+) {
     for (l, layer) in net.layers().iter().enumerate() {
         let (before, rest) = acts.split_at_mut(l);
         let a = match l {
@@ -357,45 +420,87 @@ fn forward_layers(net: &Network, a0: ARef<'_>, b: usize, acts: &mut [Vec<f32>], 
             bias: &layer.bias,
             act: layer.activation,
         };
-        gemm(net.kernel(), a, w, 0.0, c, epilogue, par);
+        if partials[l].is_empty() {
+            gemm(net.kernel(), a, w, 0.0, c, epilogue, par);
+        } else {
+            gemm_split_k(net.kernel(), a, w, c, epilogue, par, &mut partials[l]);
+        }
     }
 }
 
-/// Backward pass from the loss gradient in the last delta: weight and bias
-/// gradients of every layer, input gradients (with the activation derivative
-/// fused) of all but the first.
+/// Backward pass from the loss gradient in the last delta: per layer, from
+/// the last, the bias gradient, the input gradient (with the activation
+/// derivative fused; all but the first layer) from the weights as they were,
+/// then the weight gradient. With an optimizer, each tensor is updated as
+/// soon as its gradient is known: weights inside the weight-gradient
+/// product when the optimizer allows it ([`Optimizer::fused`]), on the same
+/// column stripes as the forward pass.
 #[allow(clippy::too_many_arguments)]
 fn backward_layers(
-    net: &Network,
+    kernel: crate::kernels::KernelChoice,
+    layers: &mut [Dense],
     a0: ARef<'_>,
     b: usize,
-    acts: &[Vec<f32>],
-    deltas: &mut [Vec<f32>],
-    grad_w: &mut [Vec<f32>],
-    grad_b: &mut [Vec<f32>],
+    acts: &[AlignedVec],
+    deltas: &mut [AlignedVec],
+    grad_w: &mut [AlignedVec],
+    grad_b: &mut [AlignedVec],
     par: Parallelism,
+    mut optimizer: Option<&mut AnyOptimizer>,
 ) {
-    for (l, layer) in net.layers().iter().enumerate().rev() {
-        let (k, n) = (layer.inputs, layer.outputs);
+    for l in (0..layers.len()).rev() {
+        let (k, n) = (layers[l].inputs, layers[l].outputs);
         let (before, rest) = deltas.split_at_mut(l);
         let delta = &rest[0][..b * n];
+        column_sums(delta, b, n, &mut grad_b[l]);
+        let dy = MatRef::row_major(delta, b, n);
+        if l > 0 {
+            let w_t = MatRef::row_major(&layers[l].weight, k, n).t();
+            let dx = MatMut::row_major(&mut before[l - 1][..b * k], b, k);
+            let epilogue = Epilogue::ActGrad {
+                act: layers[l - 1].activation,
+                out: MatRef::row_major(&acts[l - 1][..b * k], b, k),
+            };
+            gemm(kernel, ARef::F32(dy), w_t, 0.0, dx, epilogue, par);
+        }
         let x_t = match l {
             0 => transposed(a0),
             _ => ARef::F32(MatRef::row_major(&acts[l - 1][..b * k], b, k).t()),
         };
-        let dy = MatRef::row_major(delta, b, n);
         let gw = MatMut::row_major(&mut grad_w[l], k, n);
-        gemm(net.kernel(), x_t, dy, 0.0, gw, Epilogue::None, par);
-        column_sums(delta, b, n, &mut grad_b[l]);
-        if l > 0 {
-            let prev = &net.layers()[l - 1];
-            let w_t = MatRef::row_major(&layer.weight, k, n).t();
-            let dx = MatMut::row_major(&mut before[l - 1][..b * k], b, k);
-            let epilogue = Epilogue::ActGrad {
-                act: prev.activation,
-                out: MatRef::row_major(&acts[l - 1][..b * k], b, k),
-            };
-            gemm(net.kernel(), ARef::F32(dy), w_t, 0.0, dx, epilogue, par);
+        let layer = &mut layers[l];
+        match optimizer.as_deref_mut() {
+            None => gemm(kernel, x_t, dy, 0.0, gw, Epilogue::None, par),
+            Some(opt) => {
+                match opt.fused(2 * l) {
+                    Some((rule, state)) => {
+                        let update = ParamUpdate {
+                            rule,
+                            param: &mut layer.weight,
+                            state,
+                        };
+                        gemm(
+                            kernel,
+                            x_t,
+                            dy,
+                            0.0,
+                            gw,
+                            Epilogue::Update(update),
+                            owned_rows(par),
+                        );
+                    }
+                    None => {
+                        gemm(kernel, x_t, dy, 0.0, gw, Epilogue::None, par);
+                        opt.update(2 * l, &mut layer.weight, &grad_w[l], par);
+                    }
+                }
+                opt.update(
+                    2 * l + 1,
+                    &mut layer.bias,
+                    &grad_b[l],
+                    Parallelism::Sequential,
+                );
+            }
         }
     }
 }
@@ -440,41 +545,25 @@ impl Workspace {
         rows: &[u32],
         par: Parallelism,
     ) -> (f64, usize) {
-        self.pass(net, samples, rows, par, true);
         optimizer.begin_step();
-        for (l, layer) in net.layers_mut().iter_mut().enumerate() {
-            optimizer.update(2 * l, &mut layer.weight, &self.grad_w[l], par);
-            optimizer.update(2 * l + 1, &mut layer.bias, &self.grad_b[l], par);
-        }
+        self.forward(net, samples, rows, par);
+        self.backward(net, samples, rows, par, Some(optimizer));
         batch_totals(self, rows.len())
     }
 
-    /// Forward pass and loss over the images `rows` of `samples`, then,
-    /// when `backward`, the backward pass: leaves outputs, per-image losses
-    /// and (when asked) gradients in the buffers.
-    fn pass(
-        &mut self,
-        net: &Network,
-        samples: &Samples,
-        rows: &[u32],
-        par: Parallelism,
-        backward: bool,
-    ) {
+    /// Forward pass and loss over the images `rows` of `samples`: leaves
+    /// outputs, per-image losses and the loss gradient in the buffers.
+    fn forward(&mut self, net: &Network, samples: &Samples, rows: &[u32], par: Parallelism) {
         let b = rows.len();
         assert!(
             b <= self.batch,
             "batch of {b} in a workspace for {}",
             self.batch
         );
-        assert!(
-            !backward || !self.grad_w.is_empty(),
-            "workspace built without gradients"
-        );
         let Workspace {
             acts,
             deltas,
-            grad_w,
-            grad_b,
+            partials,
             scale,
             x,
             losses,
@@ -482,8 +571,9 @@ impl Workspace {
             ..
         } = self;
         let arch = net.architecture();
+        gather_first_input(arch, samples, rows, scale, x);
         let a0 = first_input(arch, samples, rows, scale, x);
-        forward_layers(net, a0, b, acts, par);
+        forward_layers(net, a0, b, acts, partials, par);
         let last = acts.len() - 1;
         batch_loss(
             arch,
@@ -494,9 +584,43 @@ impl Workspace {
             losses,
             correct,
         );
-        if backward {
-            backward_layers(net, a0, b, acts, deltas, grad_w, grad_b, par);
-        }
+    }
+
+    /// The backward pass after [`Workspace::forward`] on the same images:
+    /// gradients in the buffers and, with an optimizer, the update.
+    fn backward(
+        &mut self,
+        net: &mut Network,
+        samples: &Samples,
+        rows: &[u32],
+        par: Parallelism,
+        optimizer: Option<&mut AnyOptimizer>,
+    ) {
+        assert!(!self.grad_w.is_empty(), "workspace built without gradients");
+        let Workspace {
+            acts,
+            deltas,
+            grad_w,
+            grad_b,
+            scale,
+            x,
+            ..
+        } = self;
+        let a0 = first_input(net.architecture(), samples, rows, scale, x);
+        let kernel = net.kernel();
+        let b = rows.len();
+        backward_layers(
+            kernel,
+            net.layers_mut(),
+            a0,
+            b,
+            acts,
+            deltas,
+            grad_w,
+            grad_b,
+            par,
+            optimizer,
+        );
     }
 
     /// The logits of the last pass, row `i`.
@@ -645,7 +769,7 @@ impl Trainer {
         &mut self,
         net: &mut Network,
         train: &Samples,
-        observer: &mut dyn FnMut(Event),
+        observer: &mut (dyn FnMut(Event) + Send),
     ) -> Result<EpochStats> {
         train.check(net.architecture())?;
         if train.is_empty() {
@@ -663,29 +787,40 @@ impl Trainer {
         });
         let par = current_parallelism();
         let start = Instant::now();
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        for s in 0..steps {
-            let rows = &self.order[s * bs..((s + 1) * bs).min(n)];
-            let (l, c) = self
-                .workspace
-                .step(net, &mut self.optimizer, train, rows, par);
-            if !l.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "the loss became {l} at epoch {}, step {}",
-                    epoch + 1,
-                    s + 1
-                )));
+        let Trainer {
+            order,
+            workspace,
+            optimizer,
+            ..
+        } = self;
+        let mut steps_loop = || -> Result<(f64, usize)> {
+            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+            for s in 0..steps {
+                let rows = &order[s * bs..((s + 1) * bs).min(n)];
+                let (l, c) = workspace.step(net, optimizer, train, rows, par);
+                if !l.is_finite() {
+                    return Err(Error::Diverged(format!(
+                        "the loss became {l} at epoch {}, step {}",
+                        epoch + 1,
+                        s + 1
+                    )));
+                }
+                loss_sum += l;
+                correct += c;
+                let seen = ((s + 1) * bs).min(n) as f64;
+                observer(Event::Step {
+                    step: s + 1,
+                    steps,
+                    loss: loss_sum / seen,
+                    accuracy: correct as f64 / seen,
+                });
             }
-            loss_sum += l;
-            correct += c;
-            let seen = ((s + 1) * bs).min(n) as f64;
-            observer(Event::Step {
-                step: s + 1,
-                steps,
-                loss: loss_sum / seen,
-                accuracy: correct as f64 / seen,
-            });
-        }
+            Ok((loss_sum, correct))
+        };
+        let (loss_sum, correct) = match par {
+            Parallelism::Sequential => steps_loop()?,
+            _ => crate::pool::with_awake_workers(steps_loop)?,
+        };
         let stats = EpochStats {
             epoch: epoch + 1,
             loss: loss_sum / n as f64,
@@ -705,7 +840,7 @@ impl Trainer {
         net: &mut Network,
         train: &Samples,
         test: Option<&Samples>,
-        observer: &mut dyn FnMut(Event),
+        observer: &mut (dyn FnMut(Event) + Send),
     ) -> Result<&[EpochStats]> {
         while self.history.len() < self.config.epochs {
             let mut stats = self.train_epoch(net, train, observer)?;
@@ -749,7 +884,7 @@ pub fn evaluate(net: &Network, samples: &Samples) -> Result<Evaluation> {
     let (mut loss, mut correct) = (0.0f64, 0usize);
     let mut confusion = vec![vec![0u32; classes]; classes];
     for rows in order.chunks(ws.batch()) {
-        ws.pass(net, samples, rows, par, false);
+        ws.forward(net, samples, rows, par);
         let (l, c) = batch_totals(&ws, rows.len());
         loss += l;
         correct += c;
@@ -792,7 +927,7 @@ pub fn predict(net: &Network, images: Inputs, indices: &[usize]) -> Result<Vec<V
     let rows: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
     let mut out = Vec::with_capacity(indices.len());
     for chunk in rows.chunks(ws.batch()) {
-        ws.pass(net, &samples, chunk, current_parallelism(), false);
+        ws.forward(net, &samples, chunk, current_parallelism());
         for i in 0..chunk.len() {
             let mut p = ws.logits(arch.classes, i).to_vec();
             softmax_in_place(&mut p);
@@ -813,7 +948,10 @@ pub fn loss_and_gradients(
 ) -> (f64, Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let b = rows.len();
     let mut ws = Workspace::new(net, b, true);
-    ws.pass(net, samples, rows, Parallelism::Sequential, true);
+    let mut net = net.clone();
+    ws.forward(&net, samples, rows, Parallelism::Sequential);
+    ws.backward(&mut net, samples, rows, Parallelism::Sequential, None);
     let (loss, _) = batch_totals(&ws, b);
-    (loss / b as f64, ws.grad_w, ws.grad_b)
+    let vecs = |v: Vec<AlignedVec>| v.iter().map(|g| g.to_vec()).collect();
+    (loss / b as f64, vecs(ws.grad_w), vecs(ws.grad_b))
 }

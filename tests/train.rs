@@ -136,8 +136,8 @@ fn hand_computed_two_by_two_gradient() {
         inputs: 2,
         outputs: 2,
         activation: Activation::Identity,
-        weight: vec![1.0, 0.0, 0.0, 0.0],
-        bias: vec![0.0, 0.0],
+        weight: vec![1.0, 0.0, 0.0, 0.0].into(),
+        bias: vec![0.0, 0.0].into(),
     };
     let net = Network::from_parts(arch, vec![layer], names(2)).unwrap();
     let (pixels, labels) = ([255u8, 0], [0u8]);

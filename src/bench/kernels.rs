@@ -17,6 +17,9 @@ pub enum Product {
     /// Forward of the first layer: u8 pixel rows X (gathered, scaled while
     /// packing) times row-major W.
     ForwardU8,
+    /// The same, as the trainer runs it for small batches: k split over
+    /// the threads by the rows of W ([`kernels::gemm_split_k`]).
+    ForwardU8SplitK,
     /// Forward of a hidden layer: row-major H times row-major W.
     Forward,
     /// Input gradient: row-major dY times Wᵀ (a stride swap of W).
@@ -32,6 +35,7 @@ impl Product {
     pub fn formula(self) -> &'static str {
         match self {
             Product::ForwardU8 => "X·W (u8)",
+            Product::ForwardU8SplitK => "X·W split k",
             Product::Forward => "H·W",
             Product::InputGrad => "dY·Wᵀ",
             Product::WeightGradU8 => "Xᵀ·dY (u8)",
@@ -61,6 +65,12 @@ pub const SHAPES: &[Shape] = &[
         k: 784,
         n: 128,
         product: Product::ForwardU8,
+    },
+    Shape {
+        m: 32,
+        k: 784,
+        n: 128,
+        product: Product::ForwardU8SplitK,
     },
     Shape {
         m: 256,
@@ -147,6 +157,8 @@ pub struct Operands {
     scale: Vec<f32>,
     b: Vec<f32>,
     c: Vec<f32>,
+    /// Partial sums of a split-k product.
+    partials: Vec<f32>,
 }
 
 impl Operands {
@@ -161,7 +173,7 @@ impl Operands {
             state
         };
         let (images, row_len) = match product {
-            Product::ForwardU8 => (m, k),
+            Product::ForwardU8 | Product::ForwardU8SplitK => (m, k),
             Product::WeightGradU8 => (k, m),
             _ => (0, 0),
         };
@@ -178,9 +190,13 @@ impl Operands {
                 .map(|_| (next() >> 40) as f32 / 1.6e7 - 0.5)
                 .collect(),
             c: vec![0.0; m * n],
+            partials: match product {
+                Product::ForwardU8SplitK => vec![0.0; kernels::split_k_partials_len(m, n, k)],
+                _ => Vec::new(),
+            },
         };
         ops.a = match product {
-            Product::ForwardU8 | Product::WeightGradU8 => {
+            Product::ForwardU8 | Product::ForwardU8SplitK | Product::WeightGradU8 => {
                 let a = ops.a_ref_u8();
                 (0..m)
                     .flat_map(|i| (0..k).map(move |p| a.at(i, p)))
@@ -205,7 +221,7 @@ impl Operands {
             shift: 0.0,
         };
         match product {
-            Product::ForwardU8 => ARef::U8(u(k)),
+            Product::ForwardU8 | Product::ForwardU8SplitK => ARef::U8(u(k)),
             Product::WeightGradU8 => ARef::U8T(u(m)),
             _ => self.a_ref_f32(),
         }
@@ -234,20 +250,20 @@ impl Operands {
     pub fn run(&mut self, choice: KernelChoice, par: Parallelism) {
         let Shape { m, n, .. } = self.shape;
         let mut c = std::mem::take(&mut self.c);
+        let mut partials = std::mem::take(&mut self.partials);
         let a = match choice {
             KernelChoice::MatrixMultiply => self.a_ref_f32(),
             _ => self.a_ref_u8(),
         };
-        kernels::gemm(
-            choice,
-            a,
-            self.b_ref(),
-            0.0,
-            MatMut::row_major(&mut c, m, n),
-            Epilogue::None,
-            par,
-        );
+        let c_mat = MatMut::row_major(&mut c, m, n);
+        if self.shape.product == Product::ForwardU8SplitK {
+            let e = Epilogue::None;
+            kernels::gemm_split_k(choice, a, self.b_ref(), c_mat, e, par, &mut partials);
+        } else {
+            kernels::gemm(choice, a, self.b_ref(), 0.0, c_mat, Epilogue::None, par);
+        }
         self.c = c;
+        self.partials = partials;
     }
 
     /// One product by the naive reference.

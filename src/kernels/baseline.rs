@@ -85,5 +85,20 @@ fn sgemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>, epilogue: Epilo
                 }
             }
         }
+        Epilogue::Update(u) => {
+            // Row by row (gemm checked: unit column stride, same layout).
+            let [s0, s1] = u.state;
+            let states = u.rule.states();
+            for i in 0..m {
+                let r = i * c.rs..i * c.rs + n;
+                let used = |k: usize| if states >= k { r.clone() } else { 0..0 };
+                u.rule.apply(
+                    &mut u.param[r.clone()],
+                    &c.data[r.clone()],
+                    &mut s0[used(1)],
+                    &mut s1[used(2)],
+                );
+            }
+        }
     }
 }

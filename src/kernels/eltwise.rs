@@ -166,7 +166,7 @@ fn flush(x: f32) -> f32 {
 /// Hyper-parameters of one Adam step, with the bias corrections of step `t`
 /// folded into the learning rate as Keras does:
 /// `lr_t = lr · √(1-β₂ᵗ) / (1-β₁ᵗ)`, `w -= lr_t · m / (√v + ε)`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
     /// The corrected learning rate `lr_t`.
     pub lr_t: f32,
@@ -233,10 +233,10 @@ pub fn adam_par(s: AdamStep, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f
 /// A velocity below [`MOMENT_FLOOR`] is flushed to zero, as Adam's moments.
 ///
 /// # Panics
-/// If the slices differ in length.
+/// If the slices differ in length (`vel` is not used without momentum).
 pub fn sgd_seq(lr: f32, momentum: f32, w: &mut [f32], g: &[f32], vel: &mut [f32]) {
     let n = w.len();
-    assert!(g.len() == n && vel.len() == n);
+    assert!(g.len() == n && (momentum == 0.0 || vel.len() == n));
     if momentum == 0.0 {
         for (wi, &gi) in w.iter_mut().zip(g) {
             *wi -= lr * gi;
@@ -246,6 +246,47 @@ pub fn sgd_seq(lr: f32, momentum: f32, w: &mut [f32], g: &[f32], vel: &mut [f32]
     for ((wi, &gi), vi) in w.iter_mut().zip(g).zip(vel.iter_mut()) {
         *vi = flush(momentum * *vi - lr * gi);
         *wi += *vi;
+    }
+}
+
+/// An optimizer's element-wise update for one step, applied to any part of
+/// a tensor: the kernels apply it block by block inside the product that
+/// computes the gradient ([`super::Epilogue::Update`]). Applying it to the
+/// pieces of a tensor gives the bits of applying it to the whole.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UpdateRule {
+    /// [`adam_seq`]; state: the first and second moments.
+    Adam(AdamStep),
+    /// [`sgd_seq`]; state: the velocity (unused without momentum).
+    Sgd {
+        /// Learning rate.
+        lr: f32,
+        /// Momentum, 0 for none.
+        momentum: f32,
+    },
+}
+
+impl UpdateRule {
+    /// How many state buffers the rule reads and writes.
+    pub fn states(self) -> usize {
+        match self {
+            UpdateRule::Adam(_) => 2,
+            UpdateRule::Sgd { momentum, .. } if momentum != 0.0 => 1,
+            UpdateRule::Sgd { .. } => 0,
+        }
+    }
+
+    /// Updates `param` from `grad` and the state (`s0`, `s1`: as many as
+    /// [`UpdateRule::states`], the rest ignored).
+    ///
+    /// # Panics
+    /// If a used slice's length differs from `param`'s.
+    #[inline]
+    pub fn apply(self, param: &mut [f32], grad: &[f32], s0: &mut [f32], s1: &mut [f32]) {
+        match self {
+            UpdateRule::Adam(step) => adam_seq(step, param, grad, s0, s1),
+            UpdateRule::Sgd { lr, momentum } => sgd_seq(lr, momentum, param, grad, s0),
+        }
     }
 }
 

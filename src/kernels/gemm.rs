@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::micro::{Lanes, Tile, TileEpi, masked_copy};
 use super::pack::{pack_a, pack_b};
 use super::params::{self, KC, MC, NC_FLOATS, PAR_THRESHOLD};
-use super::{ARef, Epilogue, MatMut, MatRef, Parallelism};
+use super::{ARef, Activation, Epilogue, MatMut, MatRef, Parallelism, UpdateRule};
 
 /// A growable, 64-byte aligned f32 buffer: packed panels start on a cache
 /// line, so no B row of a packed panel straddles two.
@@ -78,6 +78,16 @@ struct CPtr {
     rs: usize,
     cs: usize,
 }
+impl CPtr {
+    /// The same matrix `off` elements further on (a later partial slot).
+    fn offset(self, off: usize) -> CPtr {
+        CPtr {
+            ptr: self.ptr.wrapping_add(off),
+            ..self
+        }
+    }
+}
+
 // SAFETY: units write pairwise disjoint tiles of C (gemm checked that C's
 // strides map distinct (i, j) to distinct elements), and the `&mut` C
 // outlives the parallel loop.
@@ -85,13 +95,90 @@ unsafe impl Send for CPtr {}
 // SAFETY: as above.
 unsafe impl Sync for CPtr {}
 
+/// An [`Epilogue`] as the units share it: borrowed operands, or the raw
+/// pointers of an update.
+#[derive(Clone, Copy)]
+pub(crate) enum Epi<'a> {
+    None,
+    BiasAct { bias: &'a [f32], act: Activation },
+    ActGrad { act: Activation, out: MatRef<'a> },
+    Update(UpdatePtrs),
+}
+
+impl<'a> From<Epilogue<'a>> for Epi<'a> {
+    fn from(e: Epilogue<'a>) -> Epi<'a> {
+        match e {
+            Epilogue::None => Epi::None,
+            Epilogue::BiasAct { bias, act } => Epi::BiasAct { bias, act },
+            Epilogue::ActGrad { act, out } => Epi::ActGrad { act, out },
+            Epilogue::Update(u) => {
+                let [s0, s1] = u.state;
+                Epi::Update(UpdatePtrs {
+                    rule: u.rule,
+                    param: u.param.as_mut_ptr(),
+                    s0: s0.as_mut_ptr(),
+                    s1: s1.as_mut_ptr(),
+                })
+            }
+        }
+    }
+}
+
+/// A [`super::ParamUpdate`] as raw pointers that the units share.
+#[derive(Clone, Copy)]
+pub(crate) struct UpdatePtrs {
+    rule: UpdateRule,
+    param: *mut f32,
+    s0: *mut f32,
+    s1: *mut f32,
+}
+// SAFETY: each unit updates only the elements of its own block of C (the
+// parameter and state are laid out as C, checked by gemm), so no two threads
+// touch the same element, and the `&mut` borrows outlive the parallel loop.
+unsafe impl Send for UpdatePtrs {}
+// SAFETY: as above.
+unsafe impl Sync for UpdatePtrs {}
+
+impl UpdatePtrs {
+    /// Applies the rule to the `len` elements at `off`, whose gradient is
+    /// at `grad + off`.
+    ///
+    /// # Safety
+    /// `off..off + len` lies inside C's data (and so inside the parameter
+    /// and the used states), the gradient there is final, and no other
+    /// thread touches those elements during the call.
+    pub(crate) unsafe fn apply(&self, grad: *const f32, off: usize, len: usize) {
+        let states = self.rule.states();
+        // SAFETY: the caller's guarantee; an unused state is never
+        // dereferenced (an empty slice stands in for it).
+        unsafe {
+            let part = |p: *mut f32, used: bool| {
+                if used {
+                    std::slice::from_raw_parts_mut(p.add(off), len)
+                } else {
+                    &mut []
+                }
+            };
+            self.rule.apply(
+                part(self.param, true),
+                std::slice::from_raw_parts(grad.add(off), len),
+                part(self.s0, states >= 1),
+                part(self.s1, states >= 2),
+            );
+        }
+    }
+}
+
 /// Where the B micro-panels of one NC block live.
 #[derive(Clone, Copy)]
 struct BPanels<'a> {
     /// B itself (for panels read in place).
     b: MatRef<'a>,
-    /// Packed panels: panel `q` of the block at `q * k * NR`.
+    /// Packed panels of rows `k0..k0 + depth` of B: panel `q` of the block
+    /// at `q * depth * NR`, its row `p` at `(p - k0) * NR`.
     packed: &'a [f32],
+    k0: usize,
+    depth: usize,
     /// Whether full-width panels are read in place.
     direct: bool,
 }
@@ -103,11 +190,28 @@ struct Job<'a, L> {
     a: ARef<'a>,
     m: usize,
     n: usize,
-    k: usize,
+    /// The k range this job sums (all of k but for a split-k share), and
+    /// the product's k block (`KC`, or [`params::split_kc`] of the whole k
+    /// for a product that may be split by k).
+    k0: usize,
+    k1: usize,
+    kc: usize,
     beta: bool,
     c: CPtr,
-    epi: Epilogue<'a>,
+    epi: Epi<'a>,
     _lane: std::marker::PhantomData<fn() -> L>,
+}
+
+/// How the units of a job are shared out.
+#[derive(Clone, Copy)]
+enum Schedule {
+    /// All on the calling thread.
+    Sequential,
+    /// Dynamically over this many threads, by tiles of C.
+    Tiles(usize),
+    /// Statically by fixed row shares of C (see [`tree_share`]) over this
+    /// many threads.
+    RowShares(usize),
 }
 
 /// The blocked product for one kernel family (`MR` rows, lane type `L`);
@@ -126,94 +230,165 @@ pub(crate) fn run<const MR: usize, L: Lanes>(
     if m == 0 || n == 0 {
         return;
     }
-    let nr = fam.nv * L::N;
     let job = Job::<L> {
         fam,
         a,
         m,
         n,
-        k,
+        k0: 0,
+        k1: k,
+        kc: KC,
         beta: beta != 0.0,
         c: CPtr {
             ptr: c.data.as_mut_ptr(),
             rs: c.rs,
             cs: c.cs,
         },
-        epi,
+        epi: Epi::from(epi),
         _lane: std::marker::PhantomData,
     };
-    let threads = match par {
-        Parallelism::Rayon if m.saturating_mul(n).saturating_mul(k) >= PAR_THRESHOLD => {
-            rayon::current_num_threads()
-        }
-        _ => 1,
+    let threads = if par != Parallelism::Sequential && m * n * k >= PAR_THRESHOLD {
+        rayon::current_num_threads()
+    } else {
+        1
     };
-    let direct = fam.direct_b && b.cs == 1;
-    // Loop 5: NC columns of B at a time (all of B for trainer shapes).
-    let nc = (NC_FLOATS / k.max(1) / nr).max(1) * nr;
-    for j0 in (0..n).step_by(nc) {
-        let cols = nc.min(n - j0);
+    let schedule = match par {
+        _ if threads <= 1 => Schedule::Sequential,
+        Parallelism::SplitRows => Schedule::RowShares(threads),
+        _ => Schedule::Tiles(threads),
+    };
+    drive::<MR, L>(&job, b, schedule);
+}
+
+/// Loops 5 and below of `job` against `b`, its units shared out by
+/// `schedule`.
+fn drive<const MR: usize, L: Lanes>(job: &Job<'_, L>, b: MatRef<'_>, schedule: Schedule) {
+    let nr = job.fam.nv * L::N;
+    for_each_nc_block(job, b, |bp, j0, cols| {
+        run_units::<MR, L>(job, bp, j0, cols.div_ceil(nr), schedule)
+    });
+}
+
+/// Loop 5: for each block of NC columns of B (all of B for trainer shapes),
+/// packs what is not read in place of rows `job.k0..job.k1` on the calling
+/// thread and calls `f(panels, j0, panel count)`.
+fn for_each_nc_block<L: Lanes>(
+    job: &Job<'_, L>,
+    b: MatRef<'_>,
+    f: impl Fn(&BPanels<'_>, usize, usize),
+) {
+    // `f(panels, j0, cols)`.
+    let depth = job.k1 - job.k0;
+    let nr = job.fam.nv * L::N;
+    let direct = job.fam.direct_b && b.cs == 1;
+    let nc = (NC_FLOATS / depth.max(1) / nr).max(1) * nr;
+    for j0 in (0..job.n).step_by(nc) {
+        let cols = nc.min(job.n - j0);
         let panels = cols.div_ceil(nr);
         // Pack the B panels that are not read in place: all of them, or
-        // only a partial last one.
-        let packed_len = if direct { k * nr } else { panels * k * nr };
+        // only a partial last one (no buffer at all without one).
+        let packed_len = match direct {
+            true if cols.is_multiple_of(nr) => 0,
+            true => depth * nr,
+            false => panels * depth * nr,
+        };
         with_buf(&B_BUF, packed_len, |packed| {
             for q in 0..panels {
                 let w = nr.min(cols - q * nr);
                 if direct && w == nr {
                     continue;
                 }
-                let off = if direct { 0 } else { q * k * nr };
+                let off = if direct { 0 } else { q * depth * nr };
                 let wp = w.div_ceil(L::N) * L::N;
-                pack_b(&b, 0, k, j0 + q * nr, w, wp, &mut packed[off..]);
+                pack_b(&b, job.k0, depth, j0 + q * nr, w, wp, &mut packed[off..]);
             }
-            let bp = BPanels { b, packed, direct };
-            // Units: MC-row blocks × groups of B panels, disjoint in C.
-            let row_blocks = m.div_ceil(MC);
-            // Only enough column groups to give each thread a unit: each
-            // group repacks its rows of A.
-            let groups = if threads > 1 {
-                threads.div_ceil(row_blocks).clamp(1, panels)
-            } else {
-                1
+            let bp = BPanels {
+                b,
+                packed,
+                k0: job.k0,
+                depth,
+                direct,
             };
-            let per_group = panels.div_ceil(groups);
-            let units = row_blocks * panels.div_ceil(per_group);
-            let unit = |u: usize| {
-                let (rb, g) = (u % row_blocks, u / row_blocks);
-                let q1 = ((g + 1) * per_group).min(panels);
-                run_unit::<MR, L>(&job, &bp, rb * MC, j0, g * per_group..q1);
-            };
-            if threads > 1 && units > 1 {
-                (0..units).into_par_iter().for_each(unit);
-            } else {
-                (0..units).for_each(unit);
-            }
+            f(&bp, j0, cols);
         });
     }
 }
 
-/// One unit: rows `i0..i0 + MC` of C against B panels `qs` of the NC block
-/// starting at column `j0`, over all k blocks.
+/// The units of one NC block (columns from `j0`, `panels` B panels):
+/// row blocks of at most MC × groups of B panels, disjoint in C, shared
+/// out by `schedule`.
+fn run_units<const MR: usize, L: Lanes>(
+    job: &Job<'_, L>,
+    bp: &BPanels<'_>,
+    j0: usize,
+    panels: usize,
+    schedule: Schedule,
+) {
+    let m = job.m;
+    let unit = |i0: usize, i1: usize, qs: std::ops::Range<usize>| {
+        for i in (i0..i1).step_by(MC) {
+            run_unit::<MR, L>(job, bp, i, (i + MC).min(i1), j0, qs.clone());
+        }
+    };
+    match schedule {
+        Schedule::Sequential => unit(0, m, 0..panels),
+        Schedule::Tiles(threads) => {
+            // Only enough column groups to give each thread a unit: each
+            // group repacks its rows of A.
+            let row_blocks = m.div_ceil(MC);
+            let groups = threads.div_ceil(row_blocks).clamp(1, panels);
+            let per_group = panels.div_ceil(groups);
+            let units = row_blocks * panels.div_ceil(per_group);
+            (0..units).into_par_iter().for_each(|u| {
+                let (rb, g) = (u % row_blocks, u / row_blocks);
+                let q1 = ((g + 1) * per_group).min(panels);
+                unit(rb * MC, ((rb + 1) * MC).min(m), g * per_group..q1);
+            });
+        }
+        Schedule::RowShares(threads) => {
+            // The row blocks of C are the k blocks of a product whose k is
+            // C's row count (a weight matrix's rows): share `s` gets the
+            // rows that share `s` of `gemm_split_k` reads of that matrix.
+            // With more threads than blocks, plain even shares of MR-row
+            // groups instead.
+            let kb = params::split_kc(m);
+            let blocks = m.div_ceil(kb);
+            let groups = m.div_ceil(MR);
+            let shares = threads.min(groups);
+            (0..shares).into_par_iter().with_max_len(1).for_each(|s| {
+                let (r0, r1) = if shares <= blocks {
+                    let r = tree_share(0, blocks, shares, s);
+                    (r.start * kb, r.end * kb)
+                } else {
+                    (s * groups / shares * MR, (s + 1) * groups / shares * MR)
+                };
+                unit(r0.min(m), r1.min(m), 0..panels);
+            });
+        }
+    }
+}
+
+/// One unit: rows `i0..i1` (at most `MC`) of C against B panels `qs` of
+/// the NC block starting at column `j0`, over the job's k range.
 fn run_unit<const MR: usize, L: Lanes>(
     job: &Job<'_, L>,
     bp: &BPanels<'_>,
     i0: usize,
+    i1: usize,
     j0: usize,
     qs: std::ops::Range<usize>,
 ) {
-    let rows = MC.min(job.m - i0);
+    let rows = i1 - i0;
     let nr = job.fam.nv * L::N;
-    let k = job.k;
     // Always the full MC × KC, so a thread's buffer grows once, on its first
     // unit, whatever shapes follow.
     with_buf(&A_BUF, MC.div_ceil(MR) * MR * KC, |abuf| {
         // Loop 4: k blocks; an empty k still runs once for beta and the
         // epilogue.
-        let mut p0 = 0;
+        let mut p0 = job.k0;
         loop {
-            let kc = KC.min(k - p0);
-            let last = p0 + kc == k;
+            let kc = job.kc.min(job.k1 - p0);
+            let last = p0 + kc == job.k1;
             // An f32 A with unit row stride (Hᵀ) is already k-major:
             // the kernel reads it in place.
             let a_direct = match job.a {
@@ -232,9 +407,9 @@ fn run_unit<const MR: usize, L: Lanes>(
                     // `jc + w ≤ n`.
                     (bp.b.data.as_ptr().wrapping_add(p0 * bp.b.rs + jc), bp.b.rs)
                 } else {
-                    let off = if bp.direct { 0 } else { q * k * nr };
+                    let off = if bp.direct { 0 } else { q * bp.depth * nr };
                     let wp = w.div_ceil(L::N) * L::N;
-                    (bp.packed.as_ptr().wrapping_add(off + p0 * wp), wp)
+                    (bp.packed.as_ptr().wrapping_add(off + (p0 - bp.k0) * wp), wp)
                 };
                 // Loop 1: A micro-panels (MR rows).
                 for ip in 0..rows.div_ceil(MR) {
@@ -251,7 +426,7 @@ fn run_unit<const MR: usize, L: Lanes>(
                         b_rs,
                         c: std::ptr::null_mut(),
                         c_rs: 0,
-                        beta: job.beta || p0 > 0,
+                        beta: job.beta || p0 > job.k0,
                         epi: TileEpi::None,
                     };
                     // SAFETY: the tile lies inside C; A has `kc` steps of
@@ -267,6 +442,267 @@ fn run_unit<const MR: usize, L: Lanes>(
             }
         }
     });
+    if let Epi::Update(u) = job.epi {
+        // The unit's block of C is final: update the same block of the
+        // parameter while the gradient is in this core's cache; one call
+        // for the whole block when its rows are contiguous.
+        let c0 = j0 + qs.start * nr;
+        let w = (j0 + qs.end * nr).min(job.n) - c0;
+        let whole = w == job.n && job.c.rs == job.n;
+        let (count, len) = if whole { (1, rows * w) } else { (rows, w) };
+        for i in 0..count {
+            // SAFETY: rows `i0..i1` × columns `c0..c0 + w` are this unit's
+            // block of C (unit column stride, checked by gemm), whose k loop
+            // just finished; units are disjoint, and the parameter and state
+            // are laid out as C.
+            unsafe { u.apply(job.c.ptr, (i0 + i) * job.c.rs + c0, len) };
+        }
+    }
+}
+
+/// Where the block tree over `lo..hi` splits: the left subtree gets the
+/// largest power of two of leaves below `hi - lo` (all of them halves when
+/// the count is a power of two).
+fn tree_mid(lo: usize, hi: usize) -> usize {
+    lo + (hi - lo).next_power_of_two() / 2
+}
+
+/// How many of `threads` threads the left subtree `lo..mid` of `lo..hi`
+/// gets: in proportion to its leaves, at least one each side.
+fn tree_left_threads(lo: usize, mid: usize, hi: usize, threads: usize) -> usize {
+    ((threads * (mid - lo) + (hi - lo) / 2) / (hi - lo)).clamp(1, threads - 1)
+}
+
+/// The leaves (k blocks) of `lo..hi` that thread share `s` of `threads`
+/// sums in [`run_split_k`]'s tree, and so the rows of a weight matrix it
+/// owns ([`Schedule::RowShares`]); empty for a share with no leaf.
+pub(crate) fn tree_share(lo: usize, hi: usize, threads: usize, s: usize) -> std::ops::Range<usize> {
+    if threads <= 1 || hi - lo <= 1 {
+        return if s == 0 { lo..hi } else { hi..hi };
+    }
+    let mid = tree_mid(lo, hi);
+    let tl = tree_left_threads(lo, mid, hi, threads);
+    if s < tl {
+        tree_share(lo, mid, tl, s)
+    } else {
+        tree_share(mid, hi, threads - tl, s - tl)
+    }
+}
+
+/// What the tree of a split-k product shares: the job template, the k
+/// blocking and the partial-sum slots.
+struct SplitK<'a, L> {
+    job: Job<'a, L>,
+    /// The product's depth and block.
+    k: usize,
+    kc: usize,
+    /// Slot `i` (`m × n`, row-major) holds the right subtree whose leaves
+    /// start at block `i + 1`.
+    slots: CPtr,
+}
+
+impl<L: Lanes> SplitK<'_, L> {
+    /// Slot of the right subtree starting at block `mid`.
+    fn slot(&self, mid: usize) -> CPtr {
+        self.slots.offset((mid - 1) * self.job.m * self.job.n)
+    }
+
+    /// Block `blk`'s sum into `target`, added to it when `add` (the
+    /// micro-kernel's own `acc + C`).
+    fn leaf<const MR: usize>(
+        &self,
+        bp: &BPanels<'_>,
+        j0: usize,
+        panels: usize,
+        blk: usize,
+        target: CPtr,
+        add: bool,
+    ) {
+        let job = Job {
+            k0: blk * self.kc,
+            k1: ((blk + 1) * self.kc).min(self.k),
+            beta: add,
+            c: target,
+            ..self.job
+        };
+        run_units::<MR, L>(&job, bp, j0, panels, Schedule::Sequential);
+    }
+
+    /// The pairwise sum of blocks `lo..hi` into `target` on `threads`
+    /// threads (rayon joins down the tree): the left subtree into `target`,
+    /// the right one into its slot (or, a single block on the same thread,
+    /// straight onto `target`), then `target += slot`. Every execution of
+    /// the tree adds the same values in the same order.
+    #[allow(clippy::too_many_arguments)]
+    fn tree<const MR: usize>(
+        &self,
+        bp: &BPanels<'_>,
+        j0: usize,
+        cols: usize,
+        lo: usize,
+        hi: usize,
+        target: CPtr,
+        threads: usize,
+    ) {
+        let panels = cols.div_ceil(self.job.fam.nv * L::N);
+        if hi - lo == 1 {
+            return self.leaf::<MR>(bp, j0, panels, lo, target, false);
+        }
+        let mid = tree_mid(lo, hi);
+        if threads <= 1 {
+            self.tree::<MR>(bp, j0, cols, lo, mid, target, 1);
+            if hi - mid == 1 {
+                return self.leaf::<MR>(bp, j0, panels, mid, target, true);
+            }
+            self.tree::<MR>(bp, j0, cols, mid, hi, self.slot(mid), 1);
+        } else {
+            let tl = tree_left_threads(lo, mid, hi, threads);
+            rayon::join(
+                || self.tree::<MR>(bp, j0, cols, lo, mid, target, tl),
+                || self.tree::<MR>(bp, j0, cols, mid, hi, self.slot(mid), threads - tl),
+            );
+        }
+        // SAFETY: both point at `m` rows of the NC block's columns inside C
+        // and inside slot `mid - 1` (checked lengths), which no other thread
+        // touches now: the subtrees that wrote them have joined.
+        unsafe { add_into::<L>(target, self.slot(mid), self.job.m, j0, cols) };
+    }
+}
+
+/// `target += src` over rows `0..m`, columns `j0..j0 + cols`, in vectors of
+/// `L` (`src` is a row-major slot with `src.rs` floats a row).
+///
+/// # Safety
+/// Both regions are valid, disjoint and not accessed by other threads.
+unsafe fn add_into<L: Lanes>(target: CPtr, src: CPtr, m: usize, j0: usize, cols: usize) {
+    for i in 0..m {
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            let t = target.ptr.add(i * target.rs + j0 * target.cs);
+            let s = src.ptr.add(i * src.rs + j0);
+            if target.cs == 1 {
+                let mut j = 0;
+                while j + L::N <= cols {
+                    L::load(t.add(j)).add(L::load(s.add(j))).store(t.add(j));
+                    j += L::N;
+                }
+                for j in j..cols {
+                    *t.add(j) += *s.add(j);
+                }
+            } else {
+                for j in 0..cols {
+                    *t.add(j * target.cs) += *s.add(j);
+                }
+            }
+        }
+    }
+}
+
+/// `C = A·B` then the epilogue, k cut into blocks ([`params::split_kc`])
+/// that are summed pairwise (a fixed binary tree over the blocks), the
+/// subtrees on up to `threads` threads: each thread reads only its own
+/// blocks of B's rows, and one `m × n` partial sum crosses between threads
+/// per tree level. Every block's sum is the micro-kernel's, and every
+/// addition happens in the same order whatever the thread count, so the
+/// bits never depend on it. Shapes, strides and `partials` were checked by
+/// the public `gemm_split_k`.
+pub(crate) fn run_split_k<const MR: usize, L: Lanes>(
+    fam: Family,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    c: MatMut<'_>,
+    epi: Epilogue<'_>,
+    threads: usize,
+    partials: &mut [f32],
+) {
+    let (m, k) = a.shape();
+    let n = b.cols;
+    if m == 0 || n == 0 {
+        return;
+    }
+    let kc = params::split_kc(k);
+    let blocks = k.div_ceil(kc).max(1);
+    let c_ptr = CPtr {
+        ptr: c.data.as_mut_ptr(),
+        rs: c.rs,
+        cs: c.cs,
+    };
+    let split = SplitK {
+        job: Job::<L> {
+            fam,
+            a,
+            m,
+            n,
+            k0: 0,
+            k1: k,
+            kc,
+            beta: false,
+            c: c_ptr,
+            epi: Epi::None,
+            _lane: std::marker::PhantomData,
+        },
+        k,
+        kc,
+        slots: CPtr {
+            ptr: partials.as_mut_ptr(),
+            rs: n,
+            cs: 1,
+        },
+    };
+    let threads = threads.clamp(1, blocks);
+    // B is packed (where not read in place) once, for all of k, by the
+    // caller; each leaf reads its rows of it.
+    for_each_nc_block(&split.job, b, |bp, j0, cols| {
+        split.tree::<MR>(bp, j0, cols, 0, blocks, c_ptr, threads);
+    });
+    finish_epilogue::<L>(c, Epi::from(epi));
+}
+
+/// Applies the epilogue to a finished C, in vectors of `L` exactly as the
+/// micro-kernel finishes a tile (edge columns through zero-padded stack
+/// vectors, as its edge tiles).
+fn finish_epilogue<L: Lanes>(c: MatMut<'_>, epi: Epi<'_>) {
+    if matches!(epi, Epi::None | Epi::Update(_)) {
+        return;
+    }
+    let (m, n) = (c.rows, c.cols);
+    let nv = L::N;
+    for i in 0..m {
+        for j in (0..n).step_by(nv) {
+            let w = nv.min(n - j);
+            let x = lanes_at::<L>(c.data, i * c.rs + j * c.cs, c.cs, w);
+            let x = match epi {
+                Epi::None | Epi::Update(_) => x,
+                Epi::BiasAct { bias, act } => x.add(lanes_at::<L>(bias, j, 1, w)).act(act),
+                Epi::ActGrad { act, out } => {
+                    let y = lanes_at::<L>(out.data, i * out.rs + j * out.cs, out.cs, w);
+                    x.mul(y.act_grad(act))
+                }
+            };
+            let mut tmp = [0.0f32; NR_MAX];
+            // SAFETY: `tmp` holds `NR_MAX ≥ N` floats.
+            unsafe { x.store(tmp.as_mut_ptr()) };
+            for (jj, &t) in tmp[..w].iter().enumerate() {
+                c.data[i * c.rs + (j + jj) * c.cs] = t;
+            }
+        }
+    }
+}
+
+/// `w ≤ N` floats of `s` from `at`, `stride` apart, zero-padded to a
+/// vector (bounds-checked).
+#[inline(always)]
+fn lanes_at<L: Lanes>(s: &[f32], at: usize, stride: usize, w: usize) -> L {
+    if w == L::N && stride == 1 {
+        // SAFETY: the slice holds exactly `N` floats.
+        return unsafe { L::load(s[at..at + L::N].as_ptr()) };
+    }
+    let mut tmp = [0.0f32; NR_MAX];
+    for (jj, t) in tmp[..w].iter_mut().enumerate() {
+        *t = s[at + jj * stride];
+    }
+    // SAFETY: `tmp` holds `NR_MAX ≥ N` floats.
+    unsafe { L::load(tmp.as_ptr()) }
 }
 
 /// Largest tile of any family, in floats: the SIMD one (the scalar tile is
@@ -297,7 +733,7 @@ unsafe fn store_tile<L: Lanes>(
     let wp = nv * L::N;
     let c = job.c.ptr.wrapping_add(i * job.c.rs + j * job.c.cs);
     let out_direct = match job.epi {
-        Epilogue::ActGrad { out, .. } => out.cs == 1,
+        Epi::ActGrad { out, .. } => out.cs == 1,
         _ => true,
     };
     if w == wp && job.c.cs == 1 && (out_direct || !last) {
@@ -305,12 +741,12 @@ unsafe fn store_tile<L: Lanes>(
         t.c_rs = job.c.rs;
         if last {
             t.epi = match job.epi {
-                Epilogue::None => TileEpi::None,
-                Epilogue::BiasAct { bias, act } => TileEpi::BiasAct {
+                Epi::None | Epi::Update(_) => TileEpi::None,
+                Epi::BiasAct { bias, act } => TileEpi::BiasAct {
                     bias: bias[j..j + w].as_ptr(),
                     act,
                 },
-                Epilogue::ActGrad { act, out } => TileEpi::ActGrad {
+                Epi::ActGrad { act, out } => TileEpi::ActGrad {
                     out: out.data[i * out.rs + j..].as_ptr(),
                     out_rs: out.rs,
                     act,
@@ -346,8 +782,8 @@ unsafe fn store_tile<L: Lanes>(
     t.c_rs = wp;
     if last {
         t.epi = match job.epi {
-            Epilogue::None => TileEpi::None,
-            Epilogue::BiasAct { bias, act } => {
+            Epi::None | Epi::Update(_) => TileEpi::None,
+            Epi::BiasAct { bias, act } => {
                 for (jj, x) in btile[..wp].iter_mut().enumerate() {
                     *x = MaybeUninit::new(if jj < w { bias[j + jj] } else { 0.0 });
                 }
@@ -356,7 +792,7 @@ unsafe fn store_tile<L: Lanes>(
                     act,
                 }
             }
-            Epilogue::ActGrad { act, out } => {
+            Epi::ActGrad { act, out } => {
                 fill(&mut otile, &|ii, jj| out.at(i + ii, j + jj));
                 TileEpi::ActGrad {
                     out: otile.as_ptr().cast::<f32>(),

@@ -85,6 +85,7 @@
 //!   narrow 10-column output layer would gain, and it is a small share of a
 //!   step.
 
+mod aligned;
 pub mod baseline;
 pub mod cpu;
 pub mod eltwise;
@@ -95,6 +96,9 @@ pub mod pack;
 pub mod params;
 #[doc(hidden)]
 pub mod reference;
+
+pub use aligned::AlignedVec;
+pub use eltwise::UpdateRule;
 
 /// A read-only strided view of an f32 matrix: element `(i, j)` is
 /// `data[i * rs + j * cs]`. A transpose is the same data with `rs` and `cs`
@@ -309,8 +313,8 @@ impl Activation {
 }
 
 /// What happens to each element of C while it is still in registers, after
-/// `C = A·B (+ C)`.
-#[derive(Clone, Copy, Debug)]
+/// `C = A·B (+ C)`, or, for [`Epilogue::Update`], while it is still in cache.
+#[derive(Debug)]
 pub enum Epilogue<'a> {
     /// Nothing.
     None,
@@ -329,6 +333,27 @@ pub enum Epilogue<'a> {
         /// The activation output, same shape as C.
         out: MatRef<'a>,
     },
+    /// C is the gradient of a parameter laid out as C: as soon as a block of
+    /// C is complete, the thread that computed it applies the optimizer's
+    /// rule to the same block of the parameter and its state. The gradient
+    /// is still in that core's cache, and with [`Parallelism::SplitRows`]
+    /// the same core owns the same rows of the parameter at every step. C
+    /// must have unit column stride.
+    Update(ParamUpdate<'a>),
+}
+
+/// A parameter, its optimizer state and the element-wise rule that updates
+/// them from a gradient (see [`Epilogue::Update`]).
+#[derive(Debug)]
+pub struct ParamUpdate<'a> {
+    /// The optimizer's rule for this step.
+    pub rule: UpdateRule,
+    /// The parameter, with C's length and layout (element `(i, j)` of C is
+    /// its gradient at the same index).
+    pub param: &'a mut [f32],
+    /// The rule's state buffers, laid out as `param`; only the first
+    /// [`UpdateRule::states`] are used (the others may be empty).
+    pub state: [&'a mut [f32]; 2],
 }
 
 /// Which implementation runs a product. Every one is always compiled; one is
@@ -351,6 +376,15 @@ pub enum Parallelism {
     /// Split disjoint output tiles over the current rayon pool. Block sizes
     /// never depend on the thread count, so results are bitwise identical.
     Rayon,
+    /// Split C's rows into fixed shares, one rayon task each: the shares
+    /// into which [`gemm_split_k`] cuts the k of a product whose k is C's
+    /// row count. A training step computes each weight gradient (C = Xᵀ·dY,
+    /// one row per row of W) this way and the forward product X·W with
+    /// `gemm_split_k`, so the task that reads rows of W in the forward pass
+    /// is the task that updates them ([`Epilogue::Update`]): they stay in
+    /// that core's cache instead of crossing between cores twice a step.
+    /// Results are those of `Sequential`, bit for bit.
+    SplitRows,
 }
 
 /// `C = A·B + beta·C`, then the epilogue, with `beta` 0 (C is never read)
@@ -375,44 +409,108 @@ pub fn gemm(
     epilogue: Epilogue<'_>,
     par: Parallelism,
 ) {
-    let (m, k) = a.shape();
-    assert_eq!(
-        k, b.rows,
-        "gemm: A is {m}x{k} but B is {}x{}",
-        b.rows, b.cols
-    );
-    let n = b.cols;
-    assert_eq!((c.rows, c.cols), (m, n), "gemm: C has the wrong shape");
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
     check_operands(&a, &b, &c, &epilogue);
     match choice {
-        KernelChoice::Simd => gemm::run::<{ params::MR }, params::Lane>(
-            gemm::Family {
-                tile: micro::simd_tile,
-                nv: params::NV,
-                direct_b: true,
-            },
-            a,
-            b,
-            beta,
-            c,
-            epilogue,
-            par,
-        ),
-        KernelChoice::Scalar => gemm::run::<{ params::SCALAR_MR }, f32>(
-            gemm::Family {
-                tile: micro::scalar_tile,
-                nv: params::SCALAR_NV,
-                direct_b: true,
-            },
-            a,
-            b,
-            beta,
-            c,
-            epilogue,
-            par,
-        ),
+        KernelChoice::Simd => {
+            gemm::run::<{ params::MR }, params::Lane>(SIMD_FAMILY, a, b, beta, c, epilogue, par)
+        }
+        KernelChoice::Scalar => {
+            gemm::run::<{ params::SCALAR_MR }, f32>(SCALAR_FAMILY, a, b, beta, c, epilogue, par)
+        }
         KernelChoice::MatrixMultiply => baseline::gemm(a, b, beta, c, epilogue),
+    }
+}
+
+/// The compiled SIMD micro-kernels.
+const SIMD_FAMILY: gemm::Family = gemm::Family {
+    tile: micro::simd_tile,
+    nv: params::NV,
+    direct_b: true,
+};
+/// The scalar micro-kernels (the safe fallback).
+const SCALAR_FAMILY: gemm::Family = gemm::Family {
+    tile: micro::scalar_tile,
+    nv: params::SCALAR_NV,
+    direct_b: true,
+};
+
+/// How many floats of `partials` [`gemm_split_k`] needs at most for an
+/// `m × n` result with depth `k`: one `m × n` slot per k block but the first.
+pub fn split_k_partials_len(m: usize, n: usize, k: usize) -> usize {
+    let blocks = k.div_ceil(params::split_kc(k)).max(1);
+    (blocks - 1) * m * n
+}
+
+/// `C = A·B`, then the epilogue, with the depth k split over the current
+/// rayon pool: each task sums a contiguous share of the k blocks (so it reads
+/// only its share of B's rows), blocks past the first share into their own
+/// slot of `partials`, and the caller adds the slots to C in block order.
+/// That is the order of the one-thread loop, so the bits are those of
+/// [`gemm`] with any parallelism.
+///
+/// Used for the forward product X·W of a small batch, where C has too few
+/// rows to split and each task would otherwise read every row of W; with
+/// [`Parallelism::SplitRows`] for the weight gradient, each thread then
+/// touches only its own rows of W in a whole training step.
+/// `Parallelism::Sequential` and a product under [`params::PAR_THRESHOLD`]
+/// sum the same tree on one thread; `KernelChoice::MatrixMultiply` runs as
+/// [`gemm`].
+///
+/// # Panics
+/// As [`gemm`]; also if `partials` is shorter than
+/// [`split_k_partials_len`], or for [`Epilogue::Update`] (an update needs
+/// the finished gradient, which only the whole tree gives).
+pub fn gemm_split_k(
+    choice: KernelChoice,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+    partials: &mut [f32],
+) {
+    let (m, k) = a.shape();
+    let n = b.cols;
+    let threads = match par {
+        Parallelism::Sequential => 1,
+        _ if m.saturating_mul(n).saturating_mul(k) < params::PAR_THRESHOLD => 1,
+        _ => rayon::current_num_threads(),
+    };
+    if choice == KernelChoice::MatrixMultiply {
+        return gemm(choice, a, b, 0.0, c, epilogue, Parallelism::Sequential);
+    }
+    check_operands(&a, &b, &c, &epilogue);
+    assert!(
+        !matches!(epilogue, Epilogue::Update(_)),
+        "gemm_split_k: an update epilogue is not supported"
+    );
+    let need = split_k_partials_len(m, n, k);
+    assert!(
+        partials.len() >= need,
+        "gemm_split_k: {} floats of partials for {need}",
+        partials.len()
+    );
+    match choice {
+        KernelChoice::Simd => gemm::run_split_k::<{ params::MR }, params::Lane>(
+            SIMD_FAMILY,
+            a,
+            b,
+            c,
+            epilogue,
+            threads,
+            partials,
+        ),
+        KernelChoice::Scalar => gemm::run_split_k::<{ params::SCALAR_MR }, f32>(
+            SCALAR_FAMILY,
+            a,
+            b,
+            c,
+            epilogue,
+            threads,
+            partials,
+        ),
+        KernelChoice::MatrixMultiply => unreachable!("handled above"),
     }
 }
 
@@ -448,6 +546,13 @@ fn disjoint(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
 /// The checks that make the unsafe core sound: every view's fields are
 /// public, so they are rechecked here rather than trusted from `new`.
 fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilogue<'_>) {
+    let (m, k) = a.shape();
+    assert_eq!(
+        k, b.rows,
+        "gemm: A is {m}x{k} but B is {}x{}",
+        b.rows, b.cols
+    );
+    assert_eq!((c.rows, c.cols), (m, b.cols), "gemm: C has the wrong shape");
     match a {
         ARef::F32(m) => assert!(
             fits(m.data.len(), m.rows, m.cols, m.rs, m.cs),
@@ -504,6 +609,25 @@ fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilo
                 fits(out.data.len(), out.rows, out.cols, out.rs, out.cs),
                 "gemm: the activation output exceeds its data"
             );
+        }
+        Epilogue::Update(u) => {
+            assert!(
+                c.cs == 1 || c.cols <= 1,
+                "gemm: an updating product needs C with unit column stride"
+            );
+            let len = c.data.len();
+            assert_eq!(
+                u.param.len(),
+                len,
+                "gemm: the parameter's length differs from C's"
+            );
+            for s in &u.state[..u.rule.states()] {
+                assert_eq!(
+                    s.len(),
+                    len,
+                    "gemm: the optimizer state's length differs from C's"
+                );
+            }
         }
     }
 }

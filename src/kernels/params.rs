@@ -5,9 +5,10 @@
 //! A packed at once, `NC` the columns of B packed at once (see the loop
 //! diagram in `kernels/mod.rs`).
 //!
-//! Only `KC` changes the arithmetic (where a k sum is split and stored to C
-//! in between), so it is a constant of the path, never of the thread count
-//! or the shape: results are bitwise identical for any thread count.
+//! Only the k block changes the arithmetic (where a k sum is split and
+//! stored to C in between): `KC` for `gemm`, [`split_kc`] of k for
+//! `gemm_split_k`, never the thread count, so results are bitwise identical
+//! for any thread count.
 
 /// The lane type, tile and name of the compiled SIMD path.
 #[cfg(all(
@@ -101,14 +102,38 @@ pub const SCALAR_MR: usize = 4;
 /// Columns of the scalar micro-tile (`NV` of 1-lane "vectors").
 pub const SCALAR_NV: usize = 4;
 
-/// Loop 4 (k) block: the depth of one packed A panel and one B micro-panel.
-/// The `MR × KC` A micro-panel (8 KiB) stays in the 32 KiB L1 while the
-/// `KC × NR` B micro-panel (32 KiB at NR = 32, packed or a row-major W read
-/// in place) streams from L2 with the hardware prefetcher; the `MC × KC` A
-/// block (64 KiB) stays in L2 while loop 2 walks the B panels. 128 and 512
-/// measured the same. 256 also keeps the C round trips between k blocks rare (784 =
-/// 3 · 256 + 16). Changing KC changes the rounding of results.
+/// Loop 4 (k) block, at most: the depth of one packed A panel and one B
+/// micro-panel. The `MR × KC` A micro-panel (8 KiB) stays in the 32 KiB L1
+/// while the `KC × NR` B micro-panel (32 KiB at NR = 32, packed or a
+/// row-major W read in place) streams from L2 with the hardware prefetcher;
+/// the `MC × KC` A block (64 KiB) stays in L2 while loop 2 walks the B
+/// panels.
 pub const KC: usize = 256;
+/// The k block of a split product, at least: below this the C round trips
+/// between k blocks (a load, add and store per accumulator) start to show.
+pub const KC_MIN: usize = 48;
+/// A split product's k is cut into at most this many blocks when it fits
+/// (k ≤ `K_BLOCKS · KC`), so that up to this many threads get a block of
+/// their own (see [`split_kc`]).
+pub const K_BLOCKS: usize = 8;
+
+/// The k block of `gemm_split_k` with depth `k` (`gemm` uses `KC`):
+/// `k / 8` rounded up, kept within `KC_MIN..=KC`. 784 (a 28 × 28 image)
+/// gives 8 blocks of 98, which 2, 4 and 8 threads share evenly. Being a
+/// function of k alone, it fixes where partial sums are added, so every
+/// split of the work gives the same bits. 16 blocks of 49 would let 16
+/// threads share the forward product, but cost a measured 5–15% of its
+/// one-thread speed (a C round trip and an A repack every 49 steps).
+pub const fn split_kc(k: usize) -> usize {
+    let kc = k.div_ceil(K_BLOCKS);
+    if kc < KC_MIN {
+        KC_MIN
+    } else if kc > KC {
+        KC
+    } else {
+        kc
+    }
+}
 
 // Loop 3 (rows of A) block, `MC` (per path, above): rows of A packed at
 // once, a multiple of the path's `MR` and of the scalar `SCALAR_MR`. The

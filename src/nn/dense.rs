@@ -1,6 +1,7 @@
 //! Fully connected layers.
 
 use super::{Activation, Init};
+use crate::kernels::AlignedVec;
 use rand_chacha::ChaCha8Rng;
 
 /// A dense layer `y = act(x·W + b)`, `W` stored row-major as
@@ -14,10 +15,11 @@ pub struct Dense {
     pub outputs: usize,
     /// Applied to `x·W + b`.
     pub activation: Activation,
-    /// `inputs × outputs`, row-major.
-    pub weight: Vec<f32>,
+    /// `inputs × outputs`, row-major, cache-line aligned (see
+    /// [`AlignedVec`]).
+    pub weight: AlignedVec,
     /// One per output.
-    pub bias: Vec<f32>,
+    pub bias: AlignedVec,
 }
 
 impl Dense {
@@ -29,14 +31,14 @@ impl Dense {
         init: Init,
         rng: &mut ChaCha8Rng,
     ) -> Dense {
-        let mut weight = vec![0.0; inputs * outputs];
+        let mut weight = AlignedVec::zeros(inputs * outputs);
         init.fill(&mut weight, inputs, outputs, rng);
         Dense {
             inputs,
             outputs,
             activation,
             weight,
-            bias: vec![0.0; outputs],
+            bias: AlignedVec::zeros(outputs),
         }
     }
 }

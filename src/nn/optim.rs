@@ -5,8 +5,8 @@
 //! once, then [`Optimizer::update`] per tensor: no slices of slices are built,
 //! so a step allocates nothing.
 
-use crate::kernels::Parallelism;
 use crate::kernels::eltwise::{AdamStep, adam_par, adam_seq, sgd_par, sgd_seq};
+use crate::kernels::{AlignedVec, Parallelism, UpdateRule};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,17 @@ pub trait Optimizer: Send {
 
     /// Updates tensor `slot` from its gradient.
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism);
+
+    /// Tensor `slot`'s update of this step as an element-wise rule and the
+    /// state buffers it reads and writes, for a trainer that applies it
+    /// inside the product computing the gradient
+    /// ([`crate::kernels::Epilogue::Update`]); the result must equal
+    /// [`Optimizer::update`] bit for bit. `None` (the default): the trainer
+    /// calls `update` after the backward pass instead.
+    fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        let _ = slot;
+        None
+    }
 
     /// Steps taken so far.
     fn steps(&self) -> u64;
@@ -71,8 +82,8 @@ pub struct Adam {
     config: AdamConfig,
     t: u64,
     step: AdamStep,
-    m: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
+    m: Vec<AlignedVec>,
+    v: Vec<AlignedVec>,
 }
 
 impl Optimizer for Adam {
@@ -88,8 +99,8 @@ impl Optimizer for Adam {
                 beta2: config.beta2,
                 eps: config.eps,
             },
-            m: tensor_lens.iter().map(|&n| vec![0.0; n]).collect(),
-            v: tensor_lens.iter().map(|&n| vec![0.0; n]).collect(),
+            m: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
+            v: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
         }
     }
 
@@ -106,8 +117,13 @@ impl Optimizer for Adam {
         let (m, v) = (&mut self.m[slot], &mut self.v[slot]);
         match par {
             Parallelism::Sequential => adam_seq(self.step, param, grad, m, v),
-            Parallelism::Rayon => adam_par(self.step, param, grad, m, v),
+            Parallelism::Rayon | Parallelism::SplitRows => adam_par(self.step, param, grad, m, v),
         }
+    }
+
+    fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        let state = [&mut self.m[slot][..], &mut self.v[slot][..]];
+        Some((UpdateRule::Adam(self.step), state))
     }
 
     fn steps(&self) -> u64 {
@@ -167,7 +183,7 @@ impl Default for SgdConfig {
 pub struct Sgd {
     config: SgdConfig,
     t: u64,
-    velocity: Vec<Vec<f32>>,
+    velocity: Vec<AlignedVec>,
 }
 
 impl Optimizer for Sgd {
@@ -177,7 +193,7 @@ impl Optimizer for Sgd {
         Sgd {
             config,
             t: 0,
-            velocity: tensor_lens.iter().map(|&n| vec![0.0; n]).collect(),
+            velocity: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
         }
     }
 
@@ -190,8 +206,14 @@ impl Optimizer for Sgd {
         let vel = &mut self.velocity[slot];
         match par {
             Parallelism::Sequential => sgd_seq(lr, momentum, param, grad, vel),
-            Parallelism::Rayon => sgd_par(lr, momentum, param, grad, vel),
+            Parallelism::Rayon | Parallelism::SplitRows => sgd_par(lr, momentum, param, grad, vel),
         }
+    }
+
+    fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        let SgdConfig { lr, momentum } = self.config;
+        let state = [&mut self.velocity[slot][..], &mut []];
+        Some((UpdateRule::Sgd { lr, momentum }, state))
     }
 
     fn steps(&self) -> u64 {
@@ -313,6 +335,13 @@ impl Optimizer for AnyOptimizer {
         match self {
             AnyOptimizer::Adam(o) => o.update(slot, param, grad, par),
             AnyOptimizer::Sgd(o) => o.update(slot, param, grad, par),
+        }
+    }
+
+    fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        match self {
+            AnyOptimizer::Adam(o) => o.fused(slot),
+            AnyOptimizer::Sgd(o) => o.fused(slot),
         }
     }
 
