@@ -5,6 +5,7 @@ mod dataset;
 mod gemm;
 mod idx;
 mod model;
+mod parallel;
 mod presets;
 mod train;
 mod util;

@@ -392,3 +392,71 @@ fn presets_match_the_tutorials() {
     };
     assert_eq!((a.lr, a.beta1, a.beta2, a.eps), (1e-3, 0.9, 0.999, 1e-7));
 }
+
+/// A step applies each update inside the product that computes its
+/// gradient, on the threads that own the rows: the result must be the bits
+/// of computing all gradients first and then calling the optimizer, for
+/// Adam and SGD, on one thread and on several.
+#[test]
+fn a_fused_step_equals_gradients_then_the_optimizer() {
+    let (pixels, labels) = toy(256);
+    let s = Samples::from_u8(&pixels, &labels, 6, 6);
+    let rows: Vec<u32> = (0..64).map(|i| (i * 5 % 256) as u32).collect();
+    let sgd = OptimizerConfig::Sgd(SgdConfig {
+        lr: 0.05,
+        momentum: 0.9,
+    });
+    for optimizer in [TrainConfig::default().optimizer, sgd] {
+        let mut cfg = small_config(vec![300, 40], Activation::Relu, Loss::Xent);
+        cfg.optimizer = optimizer;
+        let net0 = cfg.build_network(&s, &names(3)).unwrap();
+        // Separately: gradients, then the optimizer on each tensor.
+        let mut want = net0.clone();
+        let mut opt = AnyOptimizer::new(cfg.optimizer, &want.tensor_lens());
+        for _ in 0..3 {
+            let (_, gw, gb) = loss_and_gradients(&want, &s, &rows);
+            opt.begin_step();
+            let mut layers: Vec<_> = want.layers().to_vec();
+            for (l, layer) in layers.iter_mut().enumerate() {
+                let seq = fastnn::kernels::Parallelism::Sequential;
+                opt.update(2 * l, &mut layer.weight, &gw[l], seq);
+                opt.update(2 * l + 1, &mut layer.bias, &gb[l], seq);
+            }
+            want = rebuild(&want, layers);
+        }
+        for threads in [1, 2, 3] {
+            let mut got = net0.clone();
+            let mut opt = AnyOptimizer::new(cfg.optimizer, &got.tensor_lens());
+            let mut ws = Workspace::new(&got, 64, true);
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let par = fastnn::train::current_parallelism();
+                    for _ in 0..3 {
+                        ws.step(&mut got, &mut opt, &s, &rows, par);
+                    }
+                });
+            for (a, b) in got.layers().iter().zip(want.layers()) {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&a.weight),
+                    bits(&b.weight),
+                    "{optimizer:?}, {threads} threads"
+                );
+                assert_eq!(
+                    bits(&a.bias),
+                    bits(&b.bias),
+                    "{optimizer:?}, {threads} threads"
+                );
+            }
+        }
+    }
+}
+
+/// `net` with its layers replaced.
+fn rebuild(net: &Network, layers: Vec<fastnn::nn::Dense>) -> Network {
+    let arch = net.architecture().clone();
+    Network::from_parts(arch, layers, net.class_names().to_vec()).unwrap()
+}

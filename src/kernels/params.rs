@@ -111,7 +111,7 @@ pub const SCALAR_NV: usize = 4;
 pub const KC: usize = 256;
 /// The k block of a split product, at least: below this the C round trips
 /// between k blocks (a load, add and store per accumulator) start to show.
-pub const KC_MIN: usize = 48;
+pub const KC_MIN: usize = 32;
 /// A split product's k is cut into at most this many blocks when it fits
 /// (k ≤ `K_BLOCKS · KC`), so that up to this many threads get a block of
 /// their own (see [`split_kc`]).
