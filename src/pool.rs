@@ -18,11 +18,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// `f` returns. Outside a pool, or on a pool of one, it just runs `f`.
 ///
 /// No deadlock is possible: a helper only runs pending rayon jobs or spins
-/// until `f` has finished (even by panicking), and a helper that no worker
-/// picked up is run by the caller after `f`, when it returns at once.
+/// until `f` has finished (even by panicking), and a helper job that the
+/// calling thread pops itself (after `f`, as nobody took it) returns at once.
+/// Workers steal the oldest job first, so they take the helpers before any
+/// work `f` shares; `f` must not `rayon::broadcast`, which would wait for
+/// the helpers' threads.
 pub fn with_awake_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let helpers = rayon::current_num_threads().saturating_sub(1);
-    if helpers == 0 || rayon::current_thread_index().is_none() {
+    let Some(caller) = rayon::current_thread_index() else {
+        return f();
+    };
+    if helpers == 0 {
         return f();
     }
     let done = AtomicBool::new(false);
@@ -37,21 +43,31 @@ pub fn with_awake_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         let _finish = Finish(&done);
         f()
     };
-    with_helpers(helpers, run, &done)
+    with_helpers(helpers, run, &done, caller)
 }
 
 /// `f` beside `n` helpers: nested joins, each helper the stealable side.
-fn with_helpers<R: Send>(n: usize, f: impl FnOnce() -> R + Send, done: &AtomicBool) -> R {
+fn with_helpers<R: Send>(
+    n: usize,
+    f: impl FnOnce() -> R + Send,
+    done: &AtomicBool,
+    caller: usize,
+) -> R {
     if n == 0 {
         return f();
     }
-    rayon::join(|| with_helpers(n - 1, f, done), || help_until(done)).0
+    let helper = || help_until(done, caller);
+    rayon::join(|| with_helpers(n - 1, f, done, caller), helper).0
 }
 
 /// Runs pending rayon jobs until `done`; between them spins, yielding the
 /// core to the OS scheduler (a no-op on an idle core) so that an
-/// oversubscribed machine still gets on.
-fn help_until(done: &AtomicBool) {
+/// oversubscribed machine still gets on. On the calling thread it returns
+/// at once: there it would sit on top of `f`, which could never finish.
+fn help_until(done: &AtomicBool, caller: usize) {
+    if rayon::current_thread_index() == Some(caller) {
+        return;
+    }
     while !done.load(Ordering::Acquire) {
         if rayon::yield_now() != Some(rayon::Yield::Executed) {
             std::hint::spin_loop();
@@ -83,6 +99,23 @@ mod tests {
         }
         // Outside any pool: just runs.
         assert_eq!(with_awake_workers(|| 7), 7);
+    }
+
+    #[test]
+    fn many_short_runs_on_many_threads_finish() {
+        // More threads than cores, runs far shorter than a wake-up: helpers
+        // are taken late or not at all, and each run must still return its
+        // own result.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for i in 0..2000u64 {
+                let s = with_awake_workers(|| rayon::join(|| i, || i + 1));
+                assert_eq!(s, (i, i + 1));
+            }
+        });
     }
 
     #[test]

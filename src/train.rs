@@ -2,11 +2,20 @@
 //!
 //! One step is three products per layer on the [`crate::kernels`] (forward
 //! X·W with bias and activation fused, input gradient dY·Wᵀ with the
-//! activation derivative fused, weight gradient Xᵀ·dY), the fused softmax
-//! loss, bias gradients and the optimizer update. All buffers live in a
-//! [`Workspace`] sized once, so a step allocates nothing. Products split only
-//! over output tiles and every reduction runs in index order, so the result is
-//! bitwise identical for any number of threads.
+//! activation derivative fused, weight gradient Xᵀ·dY with the optimizer
+//! update fused), the fused softmax loss and the bias gradients. All buffers
+//! live in a [`Workspace`] sized once, so a step allocates nothing.
+//!
+//! Threads own rows of each weight matrix: for batches up to 128 the forward
+//! product splits k by those rows ([`crate::kernels::gemm_split_k`]) and the
+//! weight gradient and update split by the same rows
+//! ([`Parallelism::SplitRows`]), so a core keeps its rows of W, of the
+//! gradient and of the optimizer state in its cache from step to step.
+//! Bigger batches split the forward product by output tiles. Every split
+//! sums in an order fixed by the shapes alone, and every reduction runs in
+//! index order, so the result is bitwise identical for any number of
+//! threads. An epoch keeps the pool's other workers awake between the
+//! parallel products ([`crate::pool::with_awake_workers`]).
 
 use crate::kernels::eltwise::{column_sums, softmax_in_place};
 use crate::kernels::params::PAR_THRESHOLD;

@@ -40,10 +40,31 @@
 //! AVX2 gets 6×16 (12 of 16 ymm), NEON 8×12 (24 of 32), the portable path
 //! 4×8; the scalar kernel 4×4. All block sizes live in [`params`].
 //!
-//! Only `KC` changes the arithmetic (where a k sum is stored to C and
-//! reloaded). Work is split over disjoint tiles of C and never over k, and
-//! no block size depends on the thread count, so results are bitwise
+//! Only the k block changes the arithmetic (where a k sum is stored to C and
+//! reloaded). [`gemm`] splits work over disjoint tiles of C and never over
+//! k, and no block size depends on the thread count, so results are bitwise
 //! identical for any number of threads.
+//!
+//! # Splitting by the rows of W (a training step)
+//!
+//! At batch 32 the forward product X·W has one row block, so splitting its
+//! output gives each thread a column stripe of W, while the weight gradient
+//! Xᵀ·dY (784 rows) and the update split W by rows: a weight's row then
+//! lives in one core's cache in the forward pass and in the other's in the
+//! update, and moves twice a step (measured: the update ran 3× slower on two
+//! threads than on one). Column stripes for everything are worse still: two
+//! cores writing neighbouring 256-byte pieces of every 512-byte row made a
+//! plain Adam loop no faster on two threads than on one (the prefetchers
+//! pull the neighbour's lines). So a step splits W by rows throughout:
+//!
+//! - [`gemm_split_k`] computes X·W with k cut into fixed blocks
+//!   ([`params::split_kc`]: 8 blocks of 98 for 784) summed pairwise, each
+//!   thread a subtree of blocks, i.e. a range of W's rows; one `m × n`
+//!   partial sum per tree level crosses between threads. The tree is the
+//!   same on one thread, so the bits never depend on the thread count.
+//! - [`Parallelism::SplitRows`] gives Xᵀ·dY the same row ranges, and
+//!   [`Epilogue::Update`] applies the optimizer to each finished block of
+//!   the gradient on the thread that computed it.
 //!
 //! # The baseline
 //!
@@ -77,9 +98,12 @@
 //! - **Other KC.** 128, 256 and 512 measured within noise on the trainer
 //!   shapes (the B micro-panel streams from L2 either way); 256 keeps the C
 //!   round trips between k blocks rare (784 = 3 · 256 + 16).
-//! - **Splitting k across threads** (for the weight gradient, whose k is the
-//!   batch): it needs a reduction whose order depends on the split, which
-//!   breaks bitwise reproducibility across thread counts.
+//! - **Splitting k across threads for the weight gradient** (whose k is the
+//!   batch): its rows already split evenly, and a reduction would add traffic.
+//!   (The forward product does split k, over a fixed tree; see above.)
+//! - **16 k blocks** for `gemm_split_k`, so that 16 threads could share the
+//!   forward product: a block of 49 cost 5–15% of its one-thread speed (a C
+//!   round trip and an A repack every 49 steps); 8 blocks cost about 2%.
 //! - **Raw `core::arch` kernels / masked AVX-512 stores.** `wide` reaches
 //!   within a few percent of the measured FMA peak on full tiles; only the
 //!   narrow 10-column output layer would gain, and it is a small share of a
