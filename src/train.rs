@@ -297,7 +297,7 @@ impl Workspace {
                 AlignedVec::zeros(if split { len } else { 0 })
             })
             .collect();
-        crate::kernels::prepare_threads();
+        crate::kernels::prepare_threads(widths.iter().copied().max().unwrap_or(0));
         Workspace {
             batch,
             acts: widths.iter().map(|&w| per_layer(w)).collect(),

@@ -33,6 +33,8 @@ thread_local! {
     static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
     /// Packed B of the caller of `gemm` (`k × NC`).
     static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+    /// The gradient block of an updating unit (`MC` rows × its columns).
+    static G_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
 }
 
 /// Runs `f` on this thread's buffer `key`, grown to `len`; if the buffer is
@@ -54,6 +56,12 @@ fn with_buf<R>(
 /// product on this thread allocates.
 pub(crate) fn reserve_a_buffer() {
     with_buf(&A_BUF, (MC + 16) * KC, |_| ());
+}
+
+/// Allocates this thread's gradient block for updating products with up
+/// to `cols` columns, so that no later one on this thread allocates.
+pub(crate) fn reserve_update_buffer(cols: usize) {
+    with_buf(&G_BUF, MC * cols, |_| ());
 }
 
 /// A micro-kernel instantiation: `(rows, nv, tile)`.
@@ -141,11 +149,11 @@ unsafe impl Sync for UpdatePtrs {}
 
 impl UpdatePtrs {
     /// Applies the rule to the `len` elements at `off`, whose gradient is
-    /// at `grad + off`.
+    /// the `len` floats at `grad`.
     ///
     /// # Safety
     /// `off..off + len` lies inside C's data (and so inside the parameter
-    /// and the used states), the gradient there is final, and no other
+    /// and the used states), `grad` holds `len` final floats, and no other
     /// thread touches those elements during the call.
     pub(crate) unsafe fn apply(&self, grad: *const f32, off: usize, len: usize) {
         let states = self.rule.states();
@@ -161,7 +169,7 @@ impl UpdatePtrs {
             };
             self.rule.apply(
                 part(self.param, true),
-                std::slice::from_raw_parts(grad.add(off), len),
+                std::slice::from_raw_parts(grad, len),
                 part(self.s0, states >= 1),
                 part(self.s1, states >= 2),
             );
@@ -378,6 +386,50 @@ fn run_unit<const MR: usize, L: Lanes>(
     j0: usize,
     qs: std::ops::Range<usize>,
 ) {
+    let Epi::Update(u) = job.epi else {
+        return unit_product::<MR, L>(job, bp, i0, i1, j0, qs);
+    };
+    // An updating unit computes its block of the gradient into this
+    // thread's G_BUF (C is not written: one pass less over a gradient as big
+    // as the weights, and a smaller footprint in this core's cache), then
+    // updates the same block of the parameter from it.
+    let nr = job.fam.nv * L::N;
+    let c0 = j0 + qs.start * nr;
+    let w = (j0 + qs.end * nr).min(job.n) - c0;
+    let rows = i1 - i0;
+    with_buf(&G_BUF, rows * w, |g| {
+        // Element (i, j) of C goes to `g[(i - i0) * w + (j - c0)]`.
+        let scratch = Job {
+            c: CPtr {
+                ptr: g.as_mut_ptr().wrapping_sub(i0 * w + c0),
+                rs: w,
+                cs: 1,
+            },
+            ..*job
+        };
+        unit_product::<MR, L>(&scratch, bp, i0, i1, j0, qs);
+        let whole = w == job.n && job.c.rs == job.n;
+        let (count, len) = if whole { (1, rows * w) } else { (rows, w) };
+        for i in 0..count {
+            // SAFETY: rows `i0..i1` × columns `c0..c0 + w` are this unit's
+            // block (units are disjoint; the parameter and state are laid
+            // out as C, with unit column stride, checked by gemm), and `g`
+            // holds its finished gradient, `w` floats a row.
+            unsafe { u.apply(g[i * len..].as_ptr(), (i0 + i) * job.c.rs + c0, len) };
+        }
+    });
+}
+
+/// The product part of a unit: rows `i0..i1` of C (at most `MC`) against
+/// B panels `qs`, over the job's k range, stored to the job's C.
+fn unit_product<const MR: usize, L: Lanes>(
+    job: &Job<'_, L>,
+    bp: &BPanels<'_>,
+    i0: usize,
+    i1: usize,
+    j0: usize,
+    qs: std::ops::Range<usize>,
+) {
     let rows = i1 - i0;
     let nr = job.fam.nv * L::N;
     // Always the full MC × KC, so a thread's buffer grows once, on its first
@@ -442,22 +494,6 @@ fn run_unit<const MR: usize, L: Lanes>(
             }
         }
     });
-    if let Epi::Update(u) = job.epi {
-        // The unit's block of C is final: update the same block of the
-        // parameter while the gradient is in this core's cache; one call
-        // for the whole block when its rows are contiguous.
-        let c0 = j0 + qs.start * nr;
-        let w = (j0 + qs.end * nr).min(job.n) - c0;
-        let whole = w == job.n && job.c.rs == job.n;
-        let (count, len) = if whole { (1, rows * w) } else { (rows, w) };
-        for i in 0..count {
-            // SAFETY: rows `i0..i1` × columns `c0..c0 + w` are this unit's
-            // block of C (unit column stride, checked by gemm), whose k loop
-            // just finished; units are disjoint, and the parameter and state
-            // are laid out as C.
-            unsafe { u.apply(job.c.ptr, (i0 + i) * job.c.rs + c0, len) };
-        }
-    }
 }
 
 /// Where the block tree over `lo..hi` splits: the left subtree gets the

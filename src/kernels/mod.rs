@@ -357,12 +357,14 @@ pub enum Epilogue<'a> {
         /// The activation output, same shape as C.
         out: MatRef<'a>,
     },
-    /// C is the gradient of a parameter laid out as C: as soon as a block of
-    /// C is complete, the thread that computed it applies the optimizer's
-    /// rule to the same block of the parameter and its state. The gradient
-    /// is still in that core's cache, and with [`Parallelism::SplitRows`]
-    /// the same core owns the same rows of the parameter at every step. C
-    /// must have unit column stride.
+    /// A·B is the gradient of a parameter laid out as C: each block of it,
+    /// once complete, is applied by the thread that computed it to the same
+    /// block of the parameter and its state with the optimizer's rule,
+    /// straight from that core's cache; with [`Parallelism::SplitRows`] the
+    /// same core owns the same rows of the parameter at every step. C gives
+    /// the layout (unit column stride) and is scratch: its contents after
+    /// the call are unspecified (the blocked kernels leave it untouched, the
+    /// gradient never leaves the core's cache). Beta must be 0.
     Update(ParamUpdate<'a>),
 }
 
@@ -434,7 +436,7 @@ pub fn gemm(
     par: Parallelism,
 ) {
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
-    check_operands(&a, &b, &c, &epilogue);
+    check_operands(&a, &b, &c, beta, &epilogue);
     match choice {
         KernelChoice::Simd => {
             gemm::run::<{ params::MR }, params::Lane>(SIMD_FAMILY, a, b, beta, c, epilogue, par)
@@ -504,7 +506,7 @@ pub fn gemm_split_k(
     if choice == KernelChoice::MatrixMultiply {
         return gemm(choice, a, b, 0.0, c, epilogue, Parallelism::Sequential);
     }
-    check_operands(&a, &b, &c, &epilogue);
+    check_operands(&a, &b, &c, 0.0, &epilogue);
     assert!(
         !matches!(epilogue, Epilogue::Update(_)),
         "gemm_split_k: an update epilogue is not supported"
@@ -569,7 +571,13 @@ fn disjoint(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
 
 /// The checks that make the unsafe core sound: every view's fields are
 /// public, so they are rechecked here rather than trusted from `new`.
-fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilogue<'_>) {
+fn check_operands(
+    a: &ARef<'_>,
+    b: &MatRef<'_>,
+    c: &MatMut<'_>,
+    beta: f32,
+    epilogue: &Epilogue<'_>,
+) {
     let (m, k) = a.shape();
     assert_eq!(
         k, b.rows,
@@ -639,6 +647,7 @@ fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilo
                 c.cs == 1 || c.cols <= 1,
                 "gemm: an updating product needs C with unit column stride"
             );
+            assert!(beta == 0.0, "gemm: an updating product needs beta 0");
             let len = c.data.len();
             assert_eq!(
                 u.param.len(),
@@ -657,10 +666,16 @@ fn check_operands(a: &ARef<'_>, b: &MatRef<'_>, c: &MatMut<'_>, epilogue: &Epilo
 }
 
 /// Allocates the packing buffer of every thread of the current rayon pool
-/// now, so that the products of a training step allocate nothing however the
-/// pool schedules them. The trainer calls it when it sizes its workspace;
-/// without it a thread's first product grows its buffer once.
-pub fn prepare_threads() {
-    gemm::reserve_a_buffer();
-    rayon::broadcast(|_| gemm::reserve_a_buffer());
+/// now, and the gradient block of updating products ([`Epilogue::Update`])
+/// with up to `widest` columns, so that the products of a training step
+/// allocate nothing however the pool schedules them. The trainer calls it
+/// when it sizes its workspace; without it a thread's first product grows
+/// its buffers once.
+pub fn prepare_threads(widest: usize) {
+    let reserve = || {
+        gemm::reserve_a_buffer();
+        gemm::reserve_update_buffer(widest);
+    };
+    reserve();
+    rayon::broadcast(|_| reserve());
 }
