@@ -118,6 +118,7 @@ fn presets_give_the_same_bits_for_1_2_3_4_and_8_threads() {
         (Preset::Fashion, DatasetSource::Fashion, 32, 6000),
         (Preset::Fashion, DatasetSource::Fashion, 256, 6000),
         (Preset::Mnist, DatasetSource::Mnist, 32, 640),
+        (Preset::Mnist, DatasetSource::Mnist, 256, 1000),
     ] {
         let one = weights_after(preset, &source, batch, images, 1);
         for threads in [2, 3, 4, 8] {
