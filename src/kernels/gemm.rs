@@ -217,8 +217,8 @@ enum Schedule {
     Sequential,
     /// Dynamically over this many threads, by tiles of C.
     Tiles(usize),
-    /// Statically by fixed row shares of C (see [`tree_share`]) over this
-    /// many threads.
+    /// By row blocks of C that are the k blocks of `gemm_split_k` on a
+    /// matrix with C's rows, over this many threads.
     RowShares(usize),
 }
 
@@ -355,23 +355,26 @@ fn run_units<const MR: usize, L: Lanes>(
         }
         Schedule::RowShares(threads) => {
             // The row blocks of C are the k blocks of a product whose k is
-            // C's row count (a weight matrix's rows): share `s` gets the
-            // rows that share `s` of `gemm_split_k` reads of that matrix.
-            // With more threads than blocks, plain even shares of MR-row
-            // groups instead.
+            // C's row count (a weight matrix's rows), one task each: rayon
+            // hands a thread the same contiguous run of them that
+            // `gemm_split_k` gives it of that matrix, and a thread that runs
+            // out of work steals whole blocks. With more threads than
+            // blocks, even shares of MR-row groups instead.
             let kb = params::split_kc(m);
             let blocks = m.div_ceil(kb);
-            let groups = m.div_ceil(MR);
-            let shares = threads.min(groups);
-            (0..shares).into_par_iter().with_max_len(1).for_each(|s| {
-                let (r0, r1) = if shares <= blocks {
-                    let r = tree_share(0, blocks, shares, s);
-                    (r.start * kb, r.end * kb)
-                } else {
-                    (s * groups / shares * MR, (s + 1) * groups / shares * MR)
-                };
-                unit(r0.min(m), r1.min(m), 0..panels);
-            });
+            if threads <= blocks {
+                (0..blocks)
+                    .into_par_iter()
+                    .with_max_len(1)
+                    .for_each(|blk| unit(blk * kb, ((blk + 1) * kb).min(m), 0..panels));
+            } else {
+                let groups = m.div_ceil(MR);
+                let shares = threads.min(groups);
+                (0..shares).into_par_iter().with_max_len(1).for_each(|s| {
+                    let (r0, r1) = (s * groups / shares * MR, (s + 1) * groups / shares * MR);
+                    unit(r0.min(m), r1.min(m), 0..panels);
+                });
+            }
         }
     }
 }
@@ -509,22 +512,6 @@ fn tree_left_threads(lo: usize, mid: usize, hi: usize, threads: usize) -> usize 
     ((threads * (mid - lo) + (hi - lo) / 2) / (hi - lo)).clamp(1, threads - 1)
 }
 
-/// The leaves (k blocks) of `lo..hi` that thread share `s` of `threads`
-/// sums in [`run_split_k`]'s tree, and so the rows of a weight matrix it
-/// owns ([`Schedule::RowShares`]); empty for a share with no leaf.
-pub(crate) fn tree_share(lo: usize, hi: usize, threads: usize, s: usize) -> std::ops::Range<usize> {
-    if threads <= 1 || hi - lo <= 1 {
-        return if s == 0 { lo..hi } else { hi..hi };
-    }
-    let mid = tree_mid(lo, hi);
-    let tl = tree_left_threads(lo, mid, hi, threads);
-    if s < tl {
-        tree_share(lo, mid, tl, s)
-    } else {
-        tree_share(mid, hi, threads - tl, s - tl)
-    }
-}
-
 /// What the tree of a split-k product shares: the job template, the k
 /// blocking and the partial-sum slots.
 struct SplitK<'a, L> {
@@ -564,11 +551,13 @@ impl<L: Lanes> SplitK<'_, L> {
         run_units::<MR, L>(&job, bp, j0, panels, Schedule::Sequential);
     }
 
-    /// The pairwise sum of blocks `lo..hi` into `target` on `threads`
-    /// threads (rayon joins down the tree): the left subtree into `target`,
-    /// the right one into its slot (or, a single block on the same thread,
-    /// straight onto `target`), then `target += slot`. Every execution of
-    /// the tree adds the same values in the same order.
+    /// The pairwise sum of blocks `lo..hi` into `target`: the left subtree
+    /// into `target`, the right one into its slot (or, a single block on
+    /// one thread, straight onto `target`), then `target += slot`. In
+    /// parallel (`par`) every node is a rayon join, its `threads` split in
+    /// proportion to the leaves, so each thread starts on its own subtree
+    /// and one that runs out of work steals the rest of another's. Every
+    /// execution of the tree adds the same values in the same order.
     #[allow(clippy::too_many_arguments)]
     fn tree<const MR: usize>(
         &self,
@@ -579,23 +568,28 @@ impl<L: Lanes> SplitK<'_, L> {
         hi: usize,
         target: CPtr,
         threads: usize,
+        par: bool,
     ) {
         let panels = cols.div_ceil(self.job.fam.nv * L::N);
         if hi - lo == 1 {
             return self.leaf::<MR>(bp, j0, panels, lo, target, false);
         }
         let mid = tree_mid(lo, hi);
-        if threads <= 1 {
-            self.tree::<MR>(bp, j0, cols, lo, mid, target, 1);
+        if !par {
+            self.tree::<MR>(bp, j0, cols, lo, mid, target, 1, false);
             if hi - mid == 1 {
                 return self.leaf::<MR>(bp, j0, panels, mid, target, true);
             }
-            self.tree::<MR>(bp, j0, cols, mid, hi, self.slot(mid), 1);
+            self.tree::<MR>(bp, j0, cols, mid, hi, self.slot(mid), 1, false);
         } else {
-            let tl = tree_left_threads(lo, mid, hi, threads);
+            let tl = match threads {
+                0 | 1 => 1,
+                _ => tree_left_threads(lo, mid, hi, threads),
+            };
+            let tr = threads.saturating_sub(tl).max(1);
             rayon::join(
-                || self.tree::<MR>(bp, j0, cols, lo, mid, target, tl),
-                || self.tree::<MR>(bp, j0, cols, mid, hi, self.slot(mid), threads - tl),
+                || self.tree::<MR>(bp, j0, cols, lo, mid, target, tl, true),
+                || self.tree::<MR>(bp, j0, cols, mid, hi, self.slot(mid), tr, true),
             );
         }
         // SAFETY: both point at `m` rows of the NC block's columns inside C
@@ -689,7 +683,7 @@ pub(crate) fn run_split_k<const MR: usize, L: Lanes>(
     // B is packed (where not read in place) once, for all of k, by the
     // caller; each leaf reads its rows of it.
     for_each_nc_block(&split.job, b, |bp, j0, cols| {
-        split.tree::<MR>(bp, j0, cols, 0, blocks, c_ptr, threads);
+        split.tree::<MR>(bp, j0, cols, 0, blocks, c_ptr, threads, threads > 1);
     });
     finish_epilogue::<L>(c, Epi::from(epi));
 }
