@@ -243,8 +243,8 @@ pub fn current_parallelism() -> Parallelism {
 pub struct Workspace {
     batch: usize,
     /// Layer outputs, `batch × width` each. All per-layer buffers are
-    /// cache-line aligned, so threads writing column stripes of them never
-    /// share a line.
+    /// cache-line aligned, so threads writing blocks of them rarely share a
+    /// line.
     acts: Vec<AlignedVec>,
     /// Gradients with respect to each layer's pre-activation.
     deltas: Vec<AlignedVec>,
@@ -442,8 +442,8 @@ fn forward_layers(
 /// derivative fused; all but the first layer) from the weights as they were,
 /// then the weight gradient. With an optimizer, each tensor is updated as
 /// soon as its gradient is known: weights inside the weight-gradient
-/// product when the optimizer allows it ([`Optimizer::fused`]), on the same
-/// column stripes as the forward pass.
+/// product when the optimizer allows it ([`Optimizer::fused`]), split by the
+/// same rows of W as the forward product.
 #[allow(clippy::too_many_arguments)]
 fn backward_layers(
     kernel: crate::kernels::KernelChoice,

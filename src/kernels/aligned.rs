@@ -1,11 +1,11 @@
 //! [`AlignedVec`]: f32 storage that starts on a cache line.
 //!
-//! Threads of a training step own column stripes of each weight matrix (and
-//! of its gradient and optimizer state). A stripe boundary that falls inside
-//! a cache line makes two cores write the same line every step, which costs
-//! more than the update itself; with the storage on a 64-byte boundary and
-//! rows a multiple of 16 floats long, the stripes (multiples of a 32-column
-//! panel) never share a line.
+//! Threads of a training step own blocks of rows of each weight matrix (and
+//! of its optimizer state), and write blocks of columns of the activations.
+//! A block boundary inside a cache line makes two cores write the same line
+//! every step, which costs more than the work on it; with the storage on a
+//! 64-byte boundary, row blocks never share a line, and column blocks (whole
+//! 32-column panels) do not either when rows are a multiple of 16 floats.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
