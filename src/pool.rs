@@ -12,17 +12,25 @@
 //! up within a microsecond. Which thread runs what never changes a result.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a helper waits for work before it gives its worker back:
+/// far more than the gap between two parallel products of a step (about
+/// 10 µs at batch 32), far less than anything a user would notice.
+pub const IDLE_LIMIT: Duration = Duration::from_millis(2);
 
 /// Runs `f` on the calling thread while the other workers of the current
 /// rayon pool stay awake to take the parallel work `f` creates. Returns what
 /// `f` returns. Outside a pool, or on a pool of one, it just runs `f`.
 ///
-/// No deadlock is possible: a helper only runs pending rayon jobs or spins
-/// until `f` has finished (even by panicking), and a helper job that the
-/// calling thread pops itself (after `f`, as nobody took it) returns at once.
-/// Workers steal the oldest job first, so they take the helpers before any
-/// work `f` shares; `f` must not `rayon::broadcast`, which would wait for
-/// the helpers' threads.
+/// A helper runs pending rayon jobs or spins until `f` has finished (even
+/// by panicking), and a helper job that the calling thread pops itself
+/// (after `f`, as nobody took it) returns at once; workers steal the oldest
+/// job first, so they take the helpers before any work `f` shares. A helper
+/// that finds nothing to run for [`IDLE_LIMIT`] also returns: when several
+/// callers share a pool, a helper of one may sit on top of another's job on
+/// a worker's stack, and were both callers then to wait on each other, the
+/// idle helpers give way and the jobs under them finish.
 pub fn with_awake_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let helpers = rayon::current_num_threads().saturating_sub(1);
     let Some(caller) = rayon::current_thread_index() else {
@@ -60,16 +68,22 @@ fn with_helpers<R: Send>(
     rayon::join(|| with_helpers(n - 1, f, done, caller), helper).0
 }
 
-/// Runs pending rayon jobs until `done`; between them spins, yielding the
-/// core to the OS scheduler (a no-op on an idle core) so that an
-/// oversubscribed machine still gets on. On the calling thread it returns
-/// at once: there it would sit on top of `f`, which could never finish.
+/// Runs pending rayon jobs until `done` or until none came for
+/// [`IDLE_LIMIT`]; between them spins, yielding the core to the OS
+/// scheduler (a no-op on an idle core) so that an oversubscribed machine
+/// still gets on. On the calling thread it returns at once: there it would
+/// sit on top of `f`, which could never finish.
 fn help_until(done: &AtomicBool, caller: usize) {
     if rayon::current_thread_index() == Some(caller) {
         return;
     }
+    let mut last_work = Instant::now();
     while !done.load(Ordering::Acquire) {
-        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            last_work = Instant::now();
+        } else if last_work.elapsed() > IDLE_LIMIT {
+            return;
+        } else {
             std::hint::spin_loop();
             std::thread::yield_now();
         }
@@ -116,6 +130,34 @@ mod tests {
                 assert_eq!(s, (i, i + 1));
             }
         });
+    }
+
+    #[test]
+    fn callers_sharing_a_pool_all_finish() {
+        // Several epochs-with-helpers at once on one pool, each sharing
+        // work: helpers of one caller end up above jobs of another.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let total: u64 = pool.install(|| {
+            (0..6u64)
+                .into_par_iter()
+                .map(|c| {
+                    with_awake_workers(|| {
+                        (0..50u64)
+                            .map(|i| (0..64u64).into_par_iter().map(|x| x * i + c).sum::<u64>())
+                            .sum::<u64>()
+                    })
+                })
+                .sum()
+        });
+        let one = |c: u64| {
+            (0..50u64)
+                .map(|i| (0..64u64).map(|x| x * i + c).sum::<u64>())
+                .sum::<u64>()
+        };
+        assert_eq!(total, (0..6u64).map(one).sum::<u64>());
     }
 
     #[test]

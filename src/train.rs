@@ -6,12 +6,13 @@
 //! update fused), the fused softmax loss and the bias gradients. All buffers
 //! live in a [`Workspace`] sized once, so a step allocates nothing.
 //!
-//! Threads own rows of each weight matrix: for batches up to 128 the forward
-//! product splits k by those rows ([`crate::kernels::gemm_split_k`]) and the
+//! Threads own rows of each weight matrix: for training batches up to 128
+//! the forward product splits k by those rows ([`crate::kernels::gemm_split_k`]) and the
 //! weight gradient and update split by the same rows
 //! ([`Parallelism::SplitRows`]), so a core keeps its rows of W, of the
 //! gradient and of the optimizer state in its cache from step to step.
-//! Bigger batches split the forward product by output tiles. Every split
+//! Bigger batches, evaluation and prediction split the forward product by
+//! output tiles. Every split
 //! sums in an order fixed by the shapes alone, and every reduction runs in
 //! index order, so the result is bitwise identical for any number of
 //! threads. An epoch keeps the pool's other workers awake between the
@@ -250,9 +251,12 @@ pub struct Workspace {
     deltas: Vec<AlignedVec>,
     grad_w: Vec<AlignedVec>,
     grad_b: Vec<AlignedVec>,
-    /// Per layer, the k-block partial sums of a forward product split over
-    /// threads by the rows of W ([`gemm_split_k`]); empty for batches too
-    /// big to split that way.
+    /// Per layer, the k-block partial sums of a training step's forward
+    /// product split over threads by the rows of W ([`gemm_split_k`]);
+    /// empty for batches too big to split that way, for products too small
+    /// to split at all, and in evaluation and prediction workspaces (which
+    /// split by output tiles, so that an image's logits never depend on the
+    /// batch it is evaluated in).
     partials: Vec<AlignedVec>,
     /// Per-image preprocessing factors (`batch × period`).
     scale: Vec<f32>,
@@ -263,7 +267,10 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Buffers for batches of up to `batch` images.
+    /// Buffers for batches of up to `batch` images (`with_grads`: for
+    /// training steps). Also sizes the kernels' per-thread buffers on every
+    /// thread of the current rayon pool: create it inside the pool it will
+    /// run on, or each thread grows its buffers once, on its first step.
     pub fn new(net: &Network, batch: usize, with_grads: bool) -> Workspace {
         let arch = net.architecture();
         let widths: Vec<usize> = arch.widths().collect();
@@ -292,7 +299,7 @@ impl Workspace {
                 // Products too small to be worth splitting stay whole (a
                 // choice of shapes only, never of the thread count).
                 let size = batch * l.outputs * l.inputs;
-                let split = batch <= SPLIT_K_MAX_BATCH && size >= PAR_THRESHOLD;
+                let split = with_grads && batch <= SPLIT_K_MAX_BATCH && size >= PAR_THRESHOLD;
                 let len = split_k_partials_len(batch, l.outputs, l.inputs);
                 AlignedVec::zeros(if split { len } else { 0 })
             })
@@ -398,8 +405,9 @@ fn owned_rows(par: Parallelism) -> Parallelism {
     }
 }
 
-/// Batches up to this size split the forward products by the rows of W
-/// (k); bigger ones by tiles of the output, which then has rows enough.
+/// Training batches up to this size split the forward products by the rows
+/// of W (k); bigger ones by tiles of the output, which then has rows
+/// enough.
 const SPLIT_K_MAX_BATCH: usize = 128;
 
 /// Forward pass of a batch of `b` images whose first-layer input is `a0`:
@@ -704,7 +712,8 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A trainer for `net` with fresh optimizer state.
+    /// A trainer for `net` with fresh optimizer state. Create it inside the
+    /// rayon pool it will train on (see [`Workspace::new`]).
     pub fn new(net: &Network, config: TrainConfig) -> Result<Trainer> {
         config.validate()?;
         Ok(Trainer {

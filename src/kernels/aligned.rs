@@ -3,9 +3,11 @@
 //! Threads of a training step own blocks of rows of each weight matrix (and
 //! of its optimizer state), and write blocks of columns of the activations.
 //! A block boundary inside a cache line makes two cores write the same line
-//! every step, which costs more than the work on it; with the storage on a
-//! 64-byte boundary, row blocks never share a line, and column blocks (whole
-//! 32-column panels) do not either when rows are a multiple of 16 floats.
+//! every step, which costs more than the work on it. With the storage on a
+//! 64-byte boundary, blocks never share a line when their boundaries fall
+//! on multiples of 16 floats: row blocks of a 128-wide matrix, 32-column
+//! panels of rows that are a multiple of 16 floats long. Other widths share
+//! at most the one line at each boundary.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};

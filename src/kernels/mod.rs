@@ -14,7 +14,7 @@
 //!           — skipped for full panels of a unit-stride B (read in place)
 //!         units = MC-row blocks × groups of NR panels (disjoint tiles of C;
 //!                 rayon runs units in parallel, one packed-A buffer per thread)
-//! loop 4    for p0 in (0..k).step_by(KC)          k blocks (never split across threads)
+//! loop 4    for p0 in (0..k).step_by(KC)          k blocks (split only by gemm_split_k)
 //! loop 3      pack A[i0..i0+MC, p0..p0+KC] into MR-row panels (u8 → f32 here)
 //!             — skipped for an f32 A with unit row stride (Hᵀ: read in place)
 //! loop 2      for each NR-wide B panel of the unit
@@ -361,7 +361,8 @@ pub enum Epilogue<'a> {
     /// once complete, is applied by the thread that computed it to the same
     /// block of the parameter and its state with the optimizer's rule,
     /// straight from that core's cache; with [`Parallelism::SplitRows`] the
-    /// same core owns the same rows of the parameter at every step. C gives
+    /// same core usually owns the same rows of the parameter at every step
+    /// (rayon's work stealing makes it likely, not certain). C gives
     /// the layout (unit column stride) and is scratch: its contents after
     /// the call are unspecified (the blocked kernels leave it untouched, the
     /// gradient never leaves the core's cache). Beta must be 0.
@@ -461,19 +462,25 @@ const SCALAR_FAMILY: gemm::Family = gemm::Family {
     direct_b: true,
 };
 
-/// How many floats of `partials` [`gemm_split_k`] needs at most for an
-/// `m × n` result with depth `k`: one `m × n` slot per k block but the first.
+/// How many floats of `partials` [`gemm_split_k`] needs for an `m × n`
+/// result with depth `k`: one `m × n` slot per k block but the first (one
+/// per right subtree of the block tree).
 pub fn split_k_partials_len(m: usize, n: usize, k: usize) -> usize {
     let blocks = k.div_ceil(params::split_kc(k)).max(1);
     (blocks - 1) * m * n
 }
 
-/// `C = A·B`, then the epilogue, with the depth k split over the current
-/// rayon pool: each task sums a contiguous share of the k blocks (so it reads
-/// only its share of B's rows), blocks past the first share into their own
-/// slot of `partials`, and the caller adds the slots to C in block order.
-/// That is the order of the one-thread loop, so the bits are those of
-/// [`gemm`] with any parallelism.
+/// `C = A·B`, then the epilogue, with the depth k cut into fixed blocks
+/// ([`params::split_kc`], 8 blocks of 98 for k = 784) summed pairwise: a
+/// fixed binary tree over the blocks whose right subtrees go to slots of
+/// `partials`. On the current rayon pool every node is a join, so each
+/// thread sums a subtree, i.e. reads only its own range of B's rows, and one
+/// `m × n` partial crosses between threads per level.
+///
+/// The tree depends on k alone and is summed the same way on one thread, so
+/// the bits never depend on the thread count. They differ from [`gemm`]'s
+/// (different k blocks, pairwise rather than running sums): a caller picks
+/// one or the other by shape, never by thread count.
 ///
 /// Used for the forward product X·W of a small batch, where C has too few
 /// rows to split and each task would otherwise read every row of W; with
@@ -481,7 +488,7 @@ pub fn split_k_partials_len(m: usize, n: usize, k: usize) -> usize {
 /// touches only its own rows of W in a whole training step.
 /// `Parallelism::Sequential` and a product under [`params::PAR_THRESHOLD`]
 /// sum the same tree on one thread; `KernelChoice::MatrixMultiply` runs as
-/// [`gemm`].
+/// [`gemm`] (its own order, one thread).
 ///
 /// # Panics
 /// As [`gemm`]; also if `partials` is shorter than
@@ -503,14 +510,14 @@ pub fn gemm_split_k(
         _ if m.saturating_mul(n).saturating_mul(k) < params::PAR_THRESHOLD => 1,
         _ => rayon::current_num_threads(),
     };
-    if choice == KernelChoice::MatrixMultiply {
-        return gemm(choice, a, b, 0.0, c, epilogue, Parallelism::Sequential);
-    }
-    check_operands(&a, &b, &c, 0.0, &epilogue);
     assert!(
         !matches!(epilogue, Epilogue::Update(_)),
         "gemm_split_k: an update epilogue is not supported"
     );
+    if choice == KernelChoice::MatrixMultiply {
+        return gemm(choice, a, b, 0.0, c, epilogue, Parallelism::Sequential);
+    }
+    check_operands(&a, &b, &c, 0.0, &epilogue);
     let need = split_k_partials_len(m, n, k);
     assert!(
         partials.len() >= need,
