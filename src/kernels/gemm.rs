@@ -709,11 +709,18 @@ fn finish_epilogue<L: Lanes>(c: MatMut<'_>, epi: Epi<'_>) {
                     x.mul(y.act_grad(act))
                 }
             };
+            let at = i * c.rs + j * c.cs;
+            if w == nv && c.cs == 1 {
+                let dst = &mut c.data[at..at + nv];
+                // SAFETY: `dst` holds exactly `N` floats.
+                unsafe { x.store(dst.as_mut_ptr()) };
+                continue;
+            }
             let mut tmp = [0.0f32; NR_MAX];
             // SAFETY: `tmp` holds `NR_MAX ≥ N` floats.
             unsafe { x.store(tmp.as_mut_ptr()) };
             for (jj, &t) in tmp[..w].iter().enumerate() {
-                c.data[i * c.rs + (j + jj) * c.cs] = t;
+                c.data[at + jj * c.cs] = t;
             }
         }
     }
