@@ -44,11 +44,15 @@
 //! # Threads and determinism
 //!
 //! Training and evaluation use the current rayon pool (run them inside
-//! `ThreadPool::install` to choose the thread count). Work is split only over
-//! disjoint output tiles and every reduction runs in a fixed order, so the
-//! same seed and settings give a bitwise-identical model for any number of
-//! threads. A [`Network`] is `Send + Sync`; a [`Trainer`] is used by one
-//! thread at a time.
+//! `ThreadPool::install` to choose the thread count, and create the
+//! [`Trainer`] there too). Each thread of a training step owns rows of the
+//! weights: small batches split the forward product's k over a fixed tree of
+//! blocks ([`kernels::gemm_split_k`]) and the weight gradient, with the
+//! optimizer update fused, by the same rows; otherwise work is split over
+//! disjoint output tiles. Every split sums in an order fixed by the shapes,
+//! and every reduction runs in index order, so the same seed and settings
+//! give a bitwise-identical model for any number of threads. A [`Network`]
+//! is `Send + Sync`; a [`Trainer`] is used by one thread at a time.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
