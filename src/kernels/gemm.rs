@@ -335,7 +335,13 @@ fn run_units<const MR: usize, L: Lanes>(
     let m = job.m;
     let unit = |i0: usize, i1: usize, qs: std::ops::Range<usize>| {
         for i in (i0..i1).step_by(MC) {
-            run_unit::<MR, L>(job, bp, i, (i + MC).min(i1), j0, qs.clone());
+            let block = Block {
+                i0: i,
+                i1: (i + MC).min(i1),
+                j0,
+                qs: qs.clone(),
+            };
+            run_unit::<MR, L>(job, bp, block);
         }
     };
     match schedule {
@@ -379,19 +385,23 @@ fn run_units<const MR: usize, L: Lanes>(
     }
 }
 
-/// One unit: rows `i0..i1` (at most `MC`) of C against B panels `qs` of
-/// the NC block starting at column `j0`, over the job's k range.
-fn run_unit<const MR: usize, L: Lanes>(
-    job: &Job<'_, L>,
-    bp: &BPanels<'_>,
+/// A unit's block of C: rows `i0..i1` (at most `MC`) against B panels `qs`
+/// of the NC block starting at column `j0`.
+#[derive(Clone)]
+struct Block {
     i0: usize,
     i1: usize,
     j0: usize,
     qs: std::ops::Range<usize>,
-) {
+}
+
+/// One unit: its block of C over the job's k range.
+fn run_unit<const MR: usize, L: Lanes>(job: &Job<'_, L>, bp: &BPanels<'_>, block: Block) {
     let Epi::Update(u) = job.epi else {
-        return unit_product::<MR, L>(job, bp, i0, i1, j0, qs);
+        return unit_product::<MR, L>(job, bp, block);
     };
+    let Block { i0, i1, j0, .. } = block;
+    let qs = block.qs.clone();
     // An updating unit computes its block of the gradient into this
     // thread's G_BUF (C is not written: one pass less over a gradient as big
     // as the weights, and a smaller footprint in this core's cache), then
@@ -410,7 +420,7 @@ fn run_unit<const MR: usize, L: Lanes>(
             },
             ..*job
         };
-        unit_product::<MR, L>(&scratch, bp, i0, i1, j0, qs);
+        unit_product::<MR, L>(&scratch, bp, block);
         let whole = w == job.n && job.c.rs == job.n;
         let (count, len) = if whole { (1, rows * w) } else { (rows, w) };
         for i in 0..count {
@@ -423,16 +433,10 @@ fn run_unit<const MR: usize, L: Lanes>(
     });
 }
 
-/// The product part of a unit: rows `i0..i1` of C (at most `MC`) against
-/// B panels `qs`, over the job's k range, stored to the job's C.
-fn unit_product<const MR: usize, L: Lanes>(
-    job: &Job<'_, L>,
-    bp: &BPanels<'_>,
-    i0: usize,
-    i1: usize,
-    j0: usize,
-    qs: std::ops::Range<usize>,
-) {
+/// The product part of a unit: its block of C over the job's k range,
+/// stored to the job's C.
+fn unit_product<const MR: usize, L: Lanes>(job: &Job<'_, L>, bp: &BPanels<'_>, block: Block) {
+    let Block { i0, i1, j0, qs } = block;
     let rows = i1 - i0;
     let nr = job.fam.nv * L::N;
     // Always the full MC × KC, so a thread's buffer grows once, on its first
