@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use super::micro::Lanes;
+use super::lanes::Lanes;
 use super::params::{self, Lane};
 
 /// The SIMD-relevant target features this build was compiled with.

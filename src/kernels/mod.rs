@@ -6,7 +6,7 @@
 //! weight gradient `Xᵀ·dY`. Transposes are stride swaps of [`MatRef`]; the
 //! first layer's X is u8 pixels ([`U8Rows`]) converted while packing.
 //!
-//! # Loops (BLIS order, `gemm.rs`)
+//! # Loops (BLIS order, `gemm/`)
 //!
 //! ```text
 //! loop 5  for j0 in (0..n).step_by(NC)            columns of B and C
@@ -109,11 +109,13 @@
 //!   narrow 10-column output layer would gain, and it is a small share of a
 //!   step.
 
+mod activation;
 mod aligned;
 pub mod baseline;
 pub mod cpu;
 pub mod eltwise;
 mod gemm;
+mod lanes;
 mod micro;
 #[doc(hidden)]
 pub mod pack;
@@ -121,6 +123,7 @@ pub mod params;
 #[doc(hidden)]
 pub mod reference;
 
+pub use activation::Activation;
 pub use aligned::AlignedVec;
 pub use eltwise::UpdateRule;
 
@@ -287,51 +290,6 @@ impl ARef<'_> {
             ARef::F32(m) => m.at(i, k),
             ARef::U8(u) => u.at(i, k),
             ARef::U8T(u) => u.at(k, i),
-        }
-    }
-}
-
-/// An element-wise activation function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    /// `x`.
-    Identity,
-    /// `max(x, 0)`.
-    Relu,
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `tanh(x)`.
-    Tanh,
-}
-
-impl Activation {
-    /// `f(x)`.
-    #[inline]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::Identity => x,
-            Activation::Relu => x.max(0.0),
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            Activation::Tanh => x.tanh(),
-        }
-    }
-
-    /// `f'(x)` expressed through the output `y = f(x)`, which is what the
-    /// backward pass keeps.
-    #[inline]
-    pub fn derivative_from_output(self, y: f32) -> f32 {
-        match self {
-            Activation::Identity => 1.0,
-            Activation::Relu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Activation::Sigmoid => y * (1.0 - y),
-            Activation::Tanh => 1.0 - y * y,
         }
     }
 }

@@ -94,7 +94,7 @@ mod path {
 pub use path::{Lane, MC, MR, NAME, NV};
 
 /// Columns of the SIMD micro-tile.
-pub const NR: usize = NV * <Lane as super::micro::Lanes>::N;
+pub const NR: usize = NV * <Lane as super::lanes::Lanes>::N;
 
 /// Rows of the scalar micro-tile: 16 scalar accumulators fit any register
 /// file.
@@ -140,8 +140,8 @@ pub const fn split_kc(k: usize) -> usize {
 // `MC × KC` A block (64 KiB at 64 × 256) sits in the 1 MiB L2 of a Zen 4
 // core next to the B panels. It is also the unit of parallel work: 64 rows
 // split the trainer's batches (32..784) into 1..13 blocks that two to four
-// threads share evenly enough; `gemm.rs` splits the columns when there are
-// fewer row blocks than threads.
+// threads share evenly enough; `gemm/schedule.rs` splits the columns when
+// there are fewer row blocks than threads.
 const _: () = assert!(MC.is_multiple_of(MR) && MC.is_multiple_of(SCALAR_MR));
 
 /// Loop 5 (columns of B) block: at most this many floats of packed B
