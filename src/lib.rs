@@ -47,7 +47,7 @@
 //! `ThreadPool::install` to choose the thread count, and create the
 //! [`Trainer`] there too). Each thread of a training step owns rows of the
 //! weights: small batches split the forward product's k over a fixed tree of
-//! blocks ([`kernels::gemm_split_k`]) and the weight gradient, with the
+//! blocks ([`kernels::gemm_k_tree`]) and the weight gradient, with the
 //! optimizer update fused, by the same rows; otherwise work is split over
 //! disjoint output tiles. Every split sums in an order fixed by the shapes,
 //! and every reduction runs in index order, so the same seed and settings

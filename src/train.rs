@@ -7,9 +7,9 @@
 //! live in a [`Workspace`] sized once, so a step allocates nothing.
 //!
 //! Threads own rows of each weight matrix: for training batches up to 128
-//! the forward product splits k by those rows ([`crate::kernels::gemm_split_k`]) and the
+//! the forward product splits k by those rows ([`crate::kernels::gemm_k_tree`]) and the
 //! weight gradient and update split by the same rows
-//! ([`Parallelism::SplitRows`]), so a core keeps its rows of W, of the
+//! ([`Parallelism::RowBlocks`]), so a core keeps its rows of W, of the
 //! gradient and of the optimizer state in its cache from step to step.
 //! Bigger batches, evaluation and prediction split the forward product by
 //! output tiles. Every split
@@ -21,8 +21,8 @@
 use crate::kernels::eltwise::{column_sums, softmax_in_place};
 use crate::kernels::params::PAR_THRESHOLD;
 use crate::kernels::{
-    ARef, AlignedVec, Epilogue, MatMut, MatRef, Parallelism, ParamUpdate, U8Rows, gemm,
-    gemm_split_k, split_k_partials_len,
+    ARef, AlignedVec, Epilogue, MatMut, MatRef, Parallelism, ParamUpdate, U8Rows, gemm_k_tree,
+    gemm_with, k_tree_partials_len,
 };
 use crate::nn::Dense;
 use crate::nn::optim::{AdamConfig, AnyOptimizer, Optimizer, OptimizerConfig};
@@ -232,7 +232,7 @@ impl TrainConfig {
 /// The parallelism of the current rayon pool.
 pub fn current_parallelism() -> Parallelism {
     if rayon::current_num_threads() > 1 {
-        Parallelism::Rayon
+        Parallelism::Tiles
     } else {
         Parallelism::Sequential
     }
@@ -252,7 +252,7 @@ pub struct Workspace {
     grad_w: Vec<AlignedVec>,
     grad_b: Vec<AlignedVec>,
     /// Per layer, the k-block partial sums of a training step's forward
-    /// product split over threads by the rows of W ([`gemm_split_k`]);
+    /// product split over threads by the rows of W ([`gemm_k_tree`]);
     /// empty for batches too big to split that way, for products too small
     /// to split at all, and in evaluation and prediction workspaces (which
     /// split by output tiles, so that an image's logits never depend on the
@@ -300,7 +300,7 @@ impl Workspace {
                 // choice of shapes only, never of the thread count).
                 let size = batch * l.outputs * l.inputs;
                 let split = with_grads && batch <= SPLIT_K_MAX_BATCH && size >= PAR_THRESHOLD;
-                let len = split_k_partials_len(batch, l.outputs, l.inputs);
+                let len = k_tree_partials_len(batch, l.outputs, l.inputs);
                 AlignedVec::zeros(if split { len } else { 0 })
             })
             .collect();
@@ -396,12 +396,12 @@ fn transposed(a: ARef<'_>) -> ARef<'_> {
 }
 
 /// How a step's weight-gradient products split: by the rows of W that
-/// each thread reads in the forward pass (see [`Parallelism::SplitRows`]),
+/// each thread reads in the forward pass (see [`Parallelism::RowBlocks`]),
 /// or not at all.
 fn owned_rows(par: Parallelism) -> Parallelism {
     match par {
         Parallelism::Sequential => Parallelism::Sequential,
-        Parallelism::Rayon | Parallelism::SplitRows => Parallelism::SplitRows,
+        Parallelism::Tiles | Parallelism::RowBlocks => Parallelism::RowBlocks,
     }
 }
 
@@ -412,7 +412,7 @@ const SPLIT_K_MAX_BATCH: usize = 128;
 
 /// Forward pass of a batch of `b` images whose first-layer input is `a0`:
 /// each layer's output goes to `acts[l][..b × width]`. Split by the rows of
-/// each W where `partials` has room (see [`gemm_split_k`]).
+/// each W where `partials` has room (see [`gemm_k_tree`]).
 fn forward_layers(
     net: &Network,
     a0: ARef<'_>,
@@ -438,9 +438,9 @@ fn forward_layers(
             act: layer.activation,
         };
         if partials[l].is_empty() {
-            gemm(net.kernel(), a, w, 0.0, c, epilogue, par);
+            gemm_with(net.kernel(), a, w, 0.0, c, epilogue, par);
         } else {
-            gemm_split_k(net.kernel(), a, w, c, epilogue, par, &mut partials[l]);
+            gemm_k_tree(net.kernel(), a, w, c, epilogue, par, &mut partials[l]);
         }
     }
 }
@@ -478,7 +478,7 @@ fn backward_layers(
                 act: layers[l - 1].activation,
                 out: MatRef::row_major(&acts[l - 1][..b * k], b, k),
             };
-            gemm(kernel, ARef::F32(dy), w_t, 0.0, dx, epilogue, par);
+            gemm_with(kernel, ARef::F32(dy), w_t, 0.0, dx, epilogue, par);
         }
         let x_t = match l {
             0 => transposed(a0),
@@ -487,7 +487,7 @@ fn backward_layers(
         let gw = MatMut::row_major(&mut grad_w[l], k, n);
         let layer = &mut layers[l];
         match optimizer.as_deref_mut() {
-            None => gemm(kernel, x_t, dy, 0.0, gw, Epilogue::None, par),
+            None => gemm_with(kernel, x_t, dy, 0.0, gw, Epilogue::None, par),
             Some(opt) => {
                 match opt.fused(2 * l) {
                     Some((rule, state)) => {
@@ -496,7 +496,7 @@ fn backward_layers(
                             param: &mut layer.weight,
                             state,
                         };
-                        gemm(
+                        gemm_with(
                             kernel,
                             x_t,
                             dy,
@@ -507,7 +507,7 @@ fn backward_layers(
                         );
                     }
                     None => {
-                        gemm(kernel, x_t, dy, 0.0, gw, Epilogue::None, par);
+                        gemm_with(kernel, x_t, dy, 0.0, gw, Epilogue::None, par);
                         opt.update(2 * l, &mut layer.weight, &grad_w[l], par);
                     }
                 }

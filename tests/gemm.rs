@@ -5,7 +5,8 @@
 
 use fastnn::kernels::params::{KC, MC, MR, NC_FLOATS, NR, SCALAR_MR, SCALAR_NV};
 use fastnn::kernels::{
-    ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm, reference,
+    ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm_with,
+    reference,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -22,7 +23,7 @@ const ACTS: [Activation; 4] = [
     Activation::Tanh,
 ];
 
-/// A local pool of 3 threads for `Parallelism::Rayon` runs.
+/// A local pool of 3 threads for `Parallelism::Tiles` runs.
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -139,7 +140,7 @@ fn case() -> impl Strategy<Value = Case> {
                 epi,
                 beta,
                 par: if par {
-                    Parallelism::Rayon
+                    Parallelism::Tiles
                 } else {
                     Parallelism::Sequential
                 },
@@ -294,7 +295,7 @@ impl Data {
         let (a, b, e) = (self.a_ref(cs), self.b_ref(cs), self.epilogue(cs));
         match choice {
             None => reference::gemm(a, b, cs.beta, cm, e),
-            Some(ch) => gemm(ch, a, b, cs.beta, cm, e, cs.par),
+            Some(ch) => gemm_with(ch, a, b, cs.beta, cm, e, cs.par),
         }
         c
     }
@@ -375,7 +376,7 @@ fn trainer_shapes_match_reference() {
                 period: 28,
                 epi,
                 beta: 0.0,
-                par: Parallelism::Rayon,
+                par: Parallelism::Tiles,
                 seed: seed as u64 + 7,
             };
             check_case(&cs, false).unwrap();
@@ -400,7 +401,7 @@ fn several_nc_blocks_match_reference() {
             period: 1,
             epi: Epi::BiasAct(Activation::Sigmoid),
             beta: 1.0,
-            par: Parallelism::Rayon,
+            par: Parallelism::Tiles,
             seed: 5,
         };
         check_case(&cs, false).unwrap();
@@ -435,7 +436,7 @@ fn bitwise_identical_across_thread_counts() {
         for choice in [KernelChoice::Simd, KernelChoice::Scalar] {
             cs.par = Parallelism::Sequential;
             let seq = data.run(&cs, Some(choice));
-            cs.par = Parallelism::Rayon;
+            cs.par = Parallelism::Tiles;
             for threads in 1..=4 {
                 let par = pool(threads).install(|| data.run(&cs, Some(choice)));
                 assert!(
@@ -461,7 +462,7 @@ fn identity_product_is_exact() {
                     .map(|x| if x / n == x % n { 1.0 } else { 0.0 })
                     .collect();
                 let mut c = vec![f32::NAN; m * n];
-                gemm(
+                gemm_with(
                     choice,
                     ARef::F32(MatRef::row_major(&a, m, n)),
                     MatRef::row_major(&eye, n, n),
@@ -481,7 +482,7 @@ fn identity_product_is_exact() {
 fn rejects_other_beta() {
     let x = [1.0f32; 4];
     let mut c = [0.0f32; 4];
-    gemm(
+    gemm_with(
         KernelChoice::Simd,
         ARef::F32(MatRef::row_major(&x, 2, 2)),
         MatRef::row_major(&x, 2, 2),
@@ -504,7 +505,7 @@ fn rejects_overlapping_c() {
         rs: 0,
         cs: 1,
     };
-    gemm(
+    gemm_with(
         KernelChoice::Simd,
         ARef::F32(MatRef::row_major(&x, 2, 2)),
         MatRef::row_major(&x, 2, 2),

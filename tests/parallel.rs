@@ -1,6 +1,6 @@
-//! The training step's parallel products: `gemm_split_k` (k split by rows
+//! The training step's parallel products: `gemm_k_tree` (k split by rows
 //! of W, pairwise block sums) against the f64 reference and bit for bit
-//! across thread counts; `Parallelism::SplitRows` bit for bit against one
+//! across thread counts; `Parallelism::RowBlocks` bit for bit against one
 //! thread; the fused optimizer update (`Epilogue::Update`) bit for bit
 //! against a separate update; and a trainer step with the update fused
 //! against gradients followed by the optimizer.
@@ -9,7 +9,7 @@ use fastnn::kernels::eltwise::{AdamStep, UpdateRule};
 use fastnn::kernels::params::{NR, PAR_THRESHOLD};
 use fastnn::kernels::{
     ARef, Activation, AlignedVec, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, ParamUpdate,
-    U8Rows, gemm, gemm_split_k, reference, split_k_partials_len,
+    U8Rows, gemm_k_tree, gemm_with, k_tree_partials_len, reference,
 };
 use proptest::prelude::*;
 
@@ -102,14 +102,14 @@ impl SplitCase {
 
     /// The product split over `threads` threads (one: `Sequential`).
     fn split(&self, choice: KernelChoice, threads: usize) -> Vec<f32> {
-        let mut partials = vec![f32::NAN; split_k_partials_len(self.m, self.n, self.k)];
+        let mut partials = vec![f32::NAN; k_tree_partials_len(self.m, self.n, self.k)];
         let par = if threads == 1 {
             Parallelism::Sequential
         } else {
-            Parallelism::Rayon
+            Parallelism::Tiles
         };
         pool(threads)
-            .install(|| self.run(|a, b, c, e| gemm_split_k(choice, a, b, c, e, par, &mut partials)))
+            .install(|| self.run(|a, b, c, e| gemm_k_tree(choice, a, b, c, e, par, &mut partials)))
     }
 
     /// Checks the split product against the f64 reference and across 1 to
@@ -206,16 +206,16 @@ fn split_k_needs_room_for_its_partials() {
         act: None,
         seed: 1,
     };
-    let mut partials = vec![0.0; split_k_partials_len(32, 128, 784) - 1];
+    let mut partials = vec![0.0; k_tree_partials_len(32, 128, 784) - 1];
     pool(2).install(|| {
         case.run(|a, b, c, e| {
-            gemm_split_k(
+            gemm_k_tree(
                 KernelChoice::Simd,
                 a,
                 b,
                 c,
                 e,
-                Parallelism::Rayon,
+                Parallelism::Tiles,
                 &mut partials,
             )
         })
@@ -242,7 +242,7 @@ fn weight_gradient(m: usize, k: usize, n: usize, u8_input: bool, par: Parallelis
         ARef::F32(MatRef::row_major(&x, k, m).t())
     };
     let mut c = vec![f32::NAN; m * n];
-    gemm(
+    gemm_with(
         KernelChoice::Simd,
         a,
         MatRef::row_major(&dy, k, n),
@@ -266,7 +266,7 @@ fn split_rows_equal_one_thread_bit_for_bit() {
         let one = weight_gradient(m, k, n, u8_input, Parallelism::Sequential);
         for threads in 1..=5 {
             let split = pool(threads)
-                .install(|| weight_gradient(m, k, n, u8_input, Parallelism::SplitRows));
+                .install(|| weight_gradient(m, k, n, u8_input, Parallelism::RowBlocks));
             assert!(
                 same_bits(&one, &split),
                 "{m}x{k}x{n} differs with {threads} threads"
@@ -323,9 +323,9 @@ fn updated(
             param: &mut param,
             state: [&mut s0, &mut s1],
         };
-        gemm(choice, a, b, 0.0, c, Epilogue::Update(update), par);
+        gemm_with(choice, a, b, 0.0, c, Epilogue::Update(update), par);
     } else {
-        gemm(choice, a, b, 0.0, c, Epilogue::None, par);
+        gemm_with(choice, a, b, 0.0, c, Epilogue::None, par);
         rule.apply(&mut param, &g, &mut s0, &mut s1);
     }
     [param.to_vec(), s0.to_vec(), s1.to_vec()]
@@ -343,10 +343,10 @@ fn fused_update_equals_a_separate_update_bit_for_bit() {
                 let want = updated(m, n, rule, choice, Parallelism::Sequential, false);
                 for (threads, par) in [
                     (1, Parallelism::Sequential),
-                    (2, Parallelism::Rayon),
-                    (3, Parallelism::Rayon),
-                    (2, Parallelism::SplitRows),
-                    (3, Parallelism::SplitRows),
+                    (2, Parallelism::Tiles),
+                    (3, Parallelism::Tiles),
+                    (2, Parallelism::RowBlocks),
+                    (3, Parallelism::RowBlocks),
                 ] {
                     let got = pool(threads).install(|| updated(m, n, rule, choice, par, true));
                     for (name, (g, w)) in ["parameter", "state 0", "state 1"]
@@ -371,7 +371,7 @@ fn an_update_needs_a_row_major_gradient() {
     let (a, b) = (values(2 * m, 1), values(2 * n, 2));
     let mut g = vec![0.0; m * n];
     let (mut p, mut s0, mut s1) = (vec![0.0; m * n], vec![0.0; m * n], vec![0.0; m * n]);
-    gemm(
+    gemm_with(
         KernelChoice::Simd,
         ARef::F32(MatRef::row_major(&a, 2, m).t()),
         MatRef::row_major(&b, 2, n),

@@ -18,7 +18,7 @@ pub enum Product {
     /// packing) times row-major W.
     ForwardU8,
     /// The same, as the trainer runs it for small batches: k split over
-    /// the threads by the rows of W ([`kernels::gemm_split_k`]).
+    /// the threads by the rows of W ([`kernels::gemm_k_tree`]).
     ForwardU8SplitK,
     /// Forward of a hidden layer: row-major H times row-major W.
     Forward,
@@ -191,7 +191,7 @@ impl Operands {
                 .collect(),
             c: vec![0.0; m * n],
             partials: match product {
-                Product::ForwardU8SplitK => vec![0.0; kernels::split_k_partials_len(m, n, k)],
+                Product::ForwardU8SplitK => vec![0.0; kernels::k_tree_partials_len(m, n, k)],
                 _ => Vec::new(),
             },
         };
@@ -258,9 +258,9 @@ impl Operands {
         let c_mat = MatMut::row_major(&mut c, m, n);
         if self.shape.product == Product::ForwardU8SplitK {
             let e = Epilogue::None;
-            kernels::gemm_split_k(choice, a, self.b_ref(), c_mat, e, par, &mut partials);
+            kernels::gemm_k_tree(choice, a, self.b_ref(), c_mat, e, par, &mut partials);
         } else {
-            kernels::gemm(choice, a, self.b_ref(), 0.0, c_mat, Epilogue::None, par);
+            kernels::gemm_with(choice, a, self.b_ref(), 0.0, c_mat, Epilogue::None, par);
         }
         self.c = c;
         self.partials = partials;
@@ -285,7 +285,7 @@ impl Operands {
     pub fn run_bias_relu(&mut self, bias: &[f32], par: Parallelism) {
         let Shape { m, n, .. } = self.shape;
         let mut c = std::mem::take(&mut self.c);
-        kernels::gemm(
+        kernels::gemm_with(
             KernelChoice::Simd,
             self.a_ref_u8(),
             self.b_ref(),
@@ -366,7 +366,7 @@ pub fn run(threads: usize, quick: bool) -> Vec<KernelRow> {
         .build()
         .ok();
     let par = if threads > 1 {
-        Parallelism::Rayon
+        Parallelism::Tiles
     } else {
         Parallelism::Sequential
     };

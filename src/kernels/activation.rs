@@ -12,9 +12,11 @@
 
 /// An element-wise activation function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
-    /// `x`.
+    /// `x` (the output layer's; not offered for hidden layers).
+    #[cfg_attr(feature = "cli", value(skip))]
     Identity,
     /// `max(x, 0)`.
     Relu,
@@ -25,6 +27,16 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The name `--activation` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+        }
+    }
+
     /// `f(x)`.
     #[inline]
     pub fn apply(self, x: f32) -> f32 {

@@ -14,7 +14,7 @@
 //!           — skipped for full panels of a unit-stride B (read in place)
 //!         units = MC-row blocks × groups of NR panels (disjoint tiles of C;
 //!                 rayon runs units in parallel, one packed-A buffer per thread)
-//! loop 4    for p0 in (0..k).step_by(KC)          k blocks (split only by gemm_split_k)
+//! loop 4    for p0 in (0..k).step_by(KC)          k blocks (split only by gemm_k_tree)
 //! loop 3      pack A[i0..i0+MC, p0..p0+KC] into MR-row panels (u8 → f32 here)
 //!             — skipped for an f32 A with unit row stride (Hᵀ: read in place)
 //! loop 2      for each NR-wide B panel of the unit
@@ -57,12 +57,12 @@
 //! plain Adam loop no faster on two threads than on one (the prefetchers
 //! pull the neighbour's lines). So a step splits W by rows throughout:
 //!
-//! - [`gemm_split_k`] computes X·W with k cut into fixed blocks
-//!   ([`params::split_kc`]: 8 blocks of 98 for 784) summed pairwise, each
+//! - [`gemm_k_tree`] computes X·W with k cut into fixed blocks
+//!   ([`params::k_tree_kc`]: 8 blocks of 98 for 784) summed pairwise, each
 //!   thread a subtree of blocks, i.e. a range of W's rows; one `m × n`
 //!   partial sum per tree level crosses between threads. The tree is the
 //!   same on one thread, so the bits never depend on the thread count.
-//! - [`Parallelism::SplitRows`] gives Xᵀ·dY the same row ranges, and
+//! - [`Parallelism::RowBlocks`] gives Xᵀ·dY the same row ranges, and
 //!   [`Epilogue::Update`] applies the optimizer to each finished block of
 //!   the gradient on the thread that computed it.
 //!
@@ -101,7 +101,7 @@
 //! - **Splitting k across threads for the weight gradient** (whose k is the
 //!   batch): its rows already split evenly, and a reduction would add traffic.
 //!   (The forward product does split k, over a fixed tree; see above.)
-//! - **16 k blocks** for `gemm_split_k`, so that 16 threads could share the
+//! - **16 k blocks** for `gemm_k_tree`, so that 16 threads could share the
 //!   forward product: a block of 49 cost 5–15% of its one-thread speed (a C
 //!   round trip and an A repack every 49 steps); 8 blocks cost about 2%.
 //! - **Raw `core::arch` kernels / masked AVX-512 stores.** `wide` reaches
@@ -111,20 +111,29 @@
 
 mod activation;
 mod aligned;
+#[doc(hidden)]
 pub mod baseline;
+#[doc(hidden)]
 pub mod cpu;
+#[doc(hidden)]
 pub mod eltwise;
 mod gemm;
 mod lanes;
 mod micro;
 #[doc(hidden)]
 pub mod pack;
+#[doc(hidden)]
 pub mod params;
 #[doc(hidden)]
 pub mod reference;
 
 pub use activation::Activation;
+#[doc(hidden)]
 pub use aligned::AlignedVec;
+pub use cpu::{
+    compiled_features, describe, detected_features, ensure_supported, measure_fma_peak_gflops,
+};
+#[doc(hidden)]
 pub use eltwise::UpdateRule;
 
 /// A read-only strided view of an f32 matrix: element `(i, j)` is
@@ -318,18 +327,20 @@ pub enum Epilogue<'a> {
     /// A·B is the gradient of a parameter laid out as C: each block of it,
     /// once complete, is applied by the thread that computed it to the same
     /// block of the parameter and its state with the optimizer's rule,
-    /// straight from that core's cache; with [`Parallelism::SplitRows`] the
+    /// straight from that core's cache; with [`Parallelism::RowBlocks`] the
     /// same core usually owns the same rows of the parameter at every step
     /// (rayon's work stealing makes it likely, not certain). C gives
     /// the layout (unit column stride) and is scratch: its contents after
     /// the call are unspecified (the blocked kernels leave it untouched, the
     /// gradient never leaves the core's cache). Beta must be 0.
+    #[doc(hidden)]
     Update(ParamUpdate<'a>),
 }
 
 /// A parameter, its optimizer state and the element-wise rule that updates
 /// them from a gradient (see [`Epilogue::Update`]).
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct ParamUpdate<'a> {
     /// The optimizer's rule for this step.
     pub rule: UpdateRule,
@@ -343,40 +354,92 @@ pub struct ParamUpdate<'a> {
 
 /// Which implementation runs a product. Every one is always compiled; one is
 /// picked when a network is built and stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum KernelChoice {
     /// The cache-blocked SIMD kernels (the default).
     Simd,
     /// The same blocking with a scalar micro-kernel: the safe fallback.
     Scalar,
     /// The `matrixmultiply` crate (baseline), epilogue applied afterwards.
+    #[cfg_attr(feature = "cli", value(name = "matrixmultiply"))]
     MatrixMultiply,
 }
 
-/// Whether a product may use the current rayon pool.
+impl KernelChoice {
+    /// The name `--kernel` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelChoice::Simd => "simd",
+            KernelChoice::Scalar => "scalar",
+            KernelChoice::MatrixMultiply => "matrixmultiply",
+        }
+    }
+}
+
+/// How a product shares its work between the threads of the rayon pool it
+/// runs in (an engine's, which installs it).
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parallelism {
     /// One thread.
     Sequential,
-    /// Split disjoint output tiles over the current rayon pool. Block sizes
+    /// Split disjoint output tiles over the pool's threads. Block sizes
     /// never depend on the thread count, so results are bitwise identical.
-    Rayon,
+    Tiles,
     /// Split C's rows into fixed shares, one rayon task each: the shares
-    /// into which [`gemm_split_k`] cuts the k of a product whose k is C's
+    /// into which [`gemm_k_tree`] cuts the k of a product whose k is C's
     /// row count. A training step computes each weight gradient (C = Xᵀ·dY,
     /// one row per row of W) this way and the forward product X·W with
-    /// `gemm_split_k`, so the task that reads rows of W in the forward pass
+    /// `gemm_k_tree`, so the task that reads rows of W in the forward pass
     /// is the task that updates them ([`Epilogue::Update`]): they stay in
     /// that core's cache instead of crossing between cores twice a step.
     /// Results are those of `Sequential`, bit for bit.
-    SplitRows,
+    RowBlocks,
 }
 
 /// `C = A·B + beta·C`, then the epilogue, with `beta` 0 (C is never read)
-/// or 1.
+/// or 1, on the calling thread with fastnn's SIMD kernels: the safe entry
+/// point to the products a dense layer needs (`X·W` with u8 or f32 X,
+/// transposes as strides, bias and activation or an activation derivative
+/// fused), for a program that runs its own layers.
 ///
-/// `Parallelism::Rayon` splits disjoint tiles of C over the *current* rayon
-/// pool (install the pool around the call); products under
+/// ```
+/// use fastnn::kernels::{ARef, Activation, Epilogue, MatMut, MatRef, gemm};
+/// let x = [1.0, 2.0, 3.0, 4.0]; // 2×2
+/// let w = [1.0, 0.0, 0.0, -1.0]; // 2×2
+/// let mut y = [0.0; 4];
+/// let epilogue = Epilogue::BiasAct { bias: &[0.5, 0.5], act: Activation::Relu };
+/// gemm(
+///     ARef::F32(MatRef::row_major(&x, 2, 2)),
+///     MatRef::row_major(&w, 2, 2),
+///     0.0,
+///     MatMut::row_major(&mut y, 2, 2),
+///     epilogue,
+/// );
+/// assert_eq!(y, [1.5, 0.0, 3.5, 0.0]);
+/// ```
+///
+/// # Panics
+/// If the shapes disagree, `beta` is neither 0 nor 1, an epilogue operand
+/// has the wrong size, a view (or a u8 row index) reaches outside its data,
+/// or C's strides make two elements of C overlap.
+pub fn gemm(a: ARef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>, epilogue: Epilogue<'_>) {
+    gemm_with(
+        KernelChoice::Simd,
+        a,
+        b,
+        beta,
+        c,
+        epilogue,
+        Parallelism::Sequential,
+    )
+}
+
+/// [`gemm`] with a choice of kernels and of parallelism.
+///
+/// `Parallelism::Tiles` splits disjoint tiles of C over the rayon pool the
+/// call runs in (an engine's); products under
 /// [`params::PAR_THRESHOLD`] multiply-adds stay on the calling thread.
 /// Results are bitwise identical for every thread count.
 /// `KernelChoice::MatrixMultiply` is always single-threaded.
@@ -385,7 +448,8 @@ pub enum Parallelism {
 /// If the shapes disagree, `beta` is neither 0 nor 1, an epilogue operand
 /// has the wrong size, a view (or a u8 row index) reaches outside its data,
 /// or C's strides make two elements of C overlap.
-pub fn gemm(
+#[doc(hidden)]
+pub fn gemm_with(
     choice: KernelChoice,
     a: ARef<'_>,
     b: MatRef<'_>,
@@ -420,16 +484,17 @@ const SCALAR_FAMILY: gemm::Family = gemm::Family {
     direct_b: true,
 };
 
-/// How many floats of `partials` [`gemm_split_k`] needs for an `m × n`
+/// How many floats of `partials` [`gemm_k_tree`] needs for an `m × n`
 /// result with depth `k`: one `m × n` slot per k block but the first (one
 /// per right subtree of the block tree).
-pub fn split_k_partials_len(m: usize, n: usize, k: usize) -> usize {
-    let blocks = k.div_ceil(params::split_kc(k)).max(1);
+#[doc(hidden)]
+pub fn k_tree_partials_len(m: usize, n: usize, k: usize) -> usize {
+    let blocks = k.div_ceil(params::k_tree_kc(k)).max(1);
     (blocks - 1) * m * n
 }
 
 /// `C = A·B`, then the epilogue, with the depth k cut into fixed blocks
-/// ([`params::split_kc`], 8 blocks of 98 for k = 784) summed pairwise: a
+/// ([`params::k_tree_kc`], 8 blocks of 98 for k = 784) summed pairwise: a
 /// fixed binary tree over the blocks whose right subtrees go to slots of
 /// `partials`. On the current rayon pool every node is a join, so each
 /// thread sums a subtree, i.e. reads only its own range of B's rows, and one
@@ -442,7 +507,7 @@ pub fn split_k_partials_len(m: usize, n: usize, k: usize) -> usize {
 ///
 /// Used for the forward product X·W of a small batch, where C has too few
 /// rows to split and each task would otherwise read every row of W; with
-/// [`Parallelism::SplitRows`] for the weight gradient, each thread then
+/// [`Parallelism::RowBlocks`] for the weight gradient, each thread then
 /// touches only its own rows of W in a whole training step.
 /// `Parallelism::Sequential` and a product under [`params::PAR_THRESHOLD`]
 /// sum the same tree on one thread; `KernelChoice::MatrixMultiply` runs as
@@ -450,9 +515,10 @@ pub fn split_k_partials_len(m: usize, n: usize, k: usize) -> usize {
 ///
 /// # Panics
 /// As [`gemm`]; also if `partials` is shorter than
-/// [`split_k_partials_len`], or for [`Epilogue::Update`] (an update needs
+/// [`k_tree_partials_len`], or for [`Epilogue::Update`] (an update needs
 /// the finished gradient, which only the whole tree gives).
-pub fn gemm_split_k(
+#[doc(hidden)]
+pub fn gemm_k_tree(
     choice: KernelChoice,
     a: ARef<'_>,
     b: MatRef<'_>,
@@ -470,20 +536,20 @@ pub fn gemm_split_k(
     };
     assert!(
         !matches!(epilogue, Epilogue::Update(_)),
-        "gemm_split_k: an update epilogue is not supported"
+        "gemm_k_tree: an update epilogue is not supported"
     );
     if choice == KernelChoice::MatrixMultiply {
-        return gemm(choice, a, b, 0.0, c, epilogue, Parallelism::Sequential);
+        return gemm_with(choice, a, b, 0.0, c, epilogue, Parallelism::Sequential);
     }
     check_operands(&a, &b, &c, 0.0, &epilogue);
-    let need = split_k_partials_len(m, n, k);
+    let need = k_tree_partials_len(m, n, k);
     assert!(
         partials.len() >= need,
-        "gemm_split_k: {} floats of partials for {need}",
+        "gemm_k_tree: {} floats of partials for {need}",
         partials.len()
     );
     match choice {
-        KernelChoice::Simd => gemm::run_split_k::<{ params::MR }, params::Lane>(
+        KernelChoice::Simd => gemm::run_k_tree::<{ params::MR }, params::Lane>(
             SIMD_FAMILY,
             a,
             b,
@@ -492,7 +558,7 @@ pub fn gemm_split_k(
             threads,
             partials,
         ),
-        KernelChoice::Scalar => gemm::run_split_k::<{ params::SCALAR_MR }, f32>(
+        KernelChoice::Scalar => gemm::run_k_tree::<{ params::SCALAR_MR }, f32>(
             SCALAR_FAMILY,
             a,
             b,
@@ -636,6 +702,7 @@ fn check_operands(
 /// allocate nothing however the pool schedules them. The trainer calls it
 /// when it sizes its workspace; without it a thread's first product grows
 /// its buffers once.
+#[doc(hidden)]
 pub fn prepare_threads(widest: usize) {
     let reserve = || {
         gemm::reserve_a_buffer();

@@ -6,8 +6,8 @@
 //! diagram in `kernels/mod.rs`).
 //!
 //! Only the k block changes the arithmetic (where a k sum is split and
-//! stored to C in between): `KC` for `gemm`, [`split_kc`] of k for
-//! `gemm_split_k`, never the thread count, so results are bitwise identical
+//! stored to C in between): `KC` for `gemm`, [`k_tree_kc`] of k for
+//! `gemm_k_tree`, never the thread count, so results are bitwise identical
 //! for any thread count.
 
 /// The lane type, tile and name of the compiled SIMD path.
@@ -114,17 +114,17 @@ pub const KC: usize = 256;
 pub const KC_MIN: usize = 32;
 /// A split product's k is cut into at most this many blocks when it fits
 /// (k ≤ `K_BLOCKS · KC`), so that up to this many threads get a block of
-/// their own (see [`split_kc`]).
+/// their own (see [`k_tree_kc`]).
 pub const K_BLOCKS: usize = 8;
 
-/// The k block of `gemm_split_k` with depth `k` (`gemm` uses `KC`):
+/// The k block of `gemm_k_tree` with depth `k` (`gemm` uses `KC`):
 /// `k / 8` rounded up, kept within `KC_MIN..=KC`. 784 (a 28 × 28 image)
 /// gives 8 blocks of 98, which 2, 4 and 8 threads share evenly. Being a
 /// function of k alone, it fixes where partial sums are added, so every
 /// split of the work gives the same bits. 16 blocks of 49 would let 16
 /// threads share the forward product, but cost a measured 5–15% of its
 /// one-thread speed (a C round trip and an A repack every 49 steps).
-pub const fn split_kc(k: usize) -> usize {
+pub const fn k_tree_kc(k: usize) -> usize {
     let kc = k.div_ceil(K_BLOCKS);
     if kc < KC_MIN {
         KC_MIN
@@ -150,6 +150,6 @@ const _: () = assert!(MC.is_multiple_of(MR) && MC.is_multiple_of(SCALAR_MR));
 pub const NC_FLOATS: usize = 1 << 20;
 
 /// Below this many multiply-adds (`m · n · k`) a product stays on one thread
-/// even with `Parallelism::Rayon`: a fork-join costs a few microseconds,
+/// even with `Parallelism::Tiles`: a fork-join costs a few microseconds,
 /// which is about 250k multiply-adds on one core.
 pub const PAR_THRESHOLD: usize = 1 << 18;

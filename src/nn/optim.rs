@@ -117,7 +117,7 @@ impl Optimizer for Adam {
         let (m, v) = (&mut self.m[slot], &mut self.v[slot]);
         match par {
             Parallelism::Sequential => adam_seq(self.step, param, grad, m, v),
-            Parallelism::Rayon | Parallelism::SplitRows => adam_par(self.step, param, grad, m, v),
+            Parallelism::Tiles | Parallelism::RowBlocks => adam_par(self.step, param, grad, m, v),
         }
     }
 
@@ -206,7 +206,7 @@ impl Optimizer for Sgd {
         let vel = &mut self.velocity[slot];
         match par {
             Parallelism::Sequential => sgd_seq(lr, momentum, param, grad, vel),
-            Parallelism::Rayon | Parallelism::SplitRows => sgd_par(lr, momentum, param, grad, vel),
+            Parallelism::Tiles | Parallelism::RowBlocks => sgd_par(lr, momentum, param, grad, vel),
         }
     }
 

@@ -1,4 +1,4 @@
-//! `gemm_split_k`: k cut into fixed blocks ([`params::split_kc`]) summed
+//! `gemm_k_tree`: k cut into fixed blocks ([`params::k_tree_kc`]) summed
 //! by a fixed binary tree, whose subtrees run on separate threads. The tree
 //! depends on k alone, so every thread count adds the same values in the
 //! same order.
@@ -25,7 +25,7 @@ fn tree_left_threads(lo: usize, mid: usize, hi: usize, threads: usize) -> usize 
 
 /// What the tree of a split-k product shares: the job template, the k
 /// blocking and the partial-sum slots.
-struct SplitK<'a, L> {
+struct KTree<'a, L> {
     job: Job<'a, L>,
     /// The product's depth and block.
     k: usize,
@@ -35,7 +35,7 @@ struct SplitK<'a, L> {
     slots: CPtr,
 }
 
-impl<L: Lanes> SplitK<'_, L> {
+impl<L: Lanes> KTree<'_, L> {
     /// Slot of the right subtree starting at block `mid`.
     fn slot(&self, mid: usize) -> CPtr {
         self.slots.offset((mid - 1) * self.job.m * self.job.n)
@@ -139,15 +139,15 @@ unsafe fn add_into<L: Lanes>(target: CPtr, src: CPtr, m: usize, j0: usize, cols:
     }
 }
 
-/// `C = A·B` then the epilogue, k cut into blocks ([`params::split_kc`])
+/// `C = A·B` then the epilogue, k cut into blocks ([`params::k_tree_kc`])
 /// that are summed pairwise (a fixed binary tree over the blocks), the
 /// subtrees on up to `threads` threads: each thread reads only its own
 /// blocks of B's rows, and one `m × n` partial sum crosses between threads
 /// per tree level. Every block's sum is the micro-kernel's, and every
 /// addition happens in the same order whatever the thread count, so the
 /// bits never depend on it. Shapes, strides and `partials` were checked by
-/// the public `gemm_split_k`.
-pub(crate) fn run_split_k<const MR: usize, L: Lanes>(
+/// the public `gemm_k_tree`.
+pub(crate) fn run_k_tree<const MR: usize, L: Lanes>(
     fam: Family,
     a: ARef<'_>,
     b: MatRef<'_>,
@@ -161,14 +161,14 @@ pub(crate) fn run_split_k<const MR: usize, L: Lanes>(
     if m == 0 || n == 0 {
         return;
     }
-    let kc = params::split_kc(k);
+    let kc = params::k_tree_kc(k);
     let blocks = k.div_ceil(kc).max(1);
     let c_ptr = CPtr {
         ptr: c.data.as_mut_ptr(),
         rs: c.rs,
         cs: c.cs,
     };
-    let split = SplitK {
+    let split = KTree {
         job: Job::<L> {
             fam,
             a,

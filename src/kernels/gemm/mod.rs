@@ -9,7 +9,7 @@
 //!
 //! - `schedule`: which thread runs which unit (a disjoint block of C);
 //! - `update`: units whose epilogue is the optimizer's update;
-//! - `k_tree`: `gemm_split_k`'s fixed tree of k blocks;
+//! - `k_tree`: `gemm_k_tree`'s fixed tree of k blocks;
 //! - `tile`: how a micro-tile reaches C (edge tiles through the stack);
 //! - `buffers`: the thread-local scratch (packed A and B, gradient blocks).
 
@@ -32,7 +32,7 @@ use tile::store_tile;
 use update::UpdatePtrs;
 
 pub(crate) use buffers::{reserve_a_buffer, reserve_update_buffer};
-pub(crate) use k_tree::run_split_k;
+pub(crate) use k_tree::run_k_tree;
 
 /// A micro-kernel instantiation: `(rows, nv, tile)`.
 pub(crate) type TileFn = unsafe fn(usize, usize, &Tile);
@@ -116,10 +116,10 @@ struct Job<'a, L> {
     m: usize,
     n: usize,
     /// The k range this job sums (all of k but for a split-k share), and
-    /// the product's k block (`KC`, or [`params::split_kc`] of the whole k
+    /// the product's k block (`KC`, or [`params::k_tree_kc`] of the whole k
     /// for a product that may be split by k).
     ///
-    /// [`params::split_kc`]: super::params::split_kc
+    /// [`params::k_tree_kc`]: super::params::k_tree_kc
     k0: usize,
     k1: usize,
     kc: usize,
@@ -169,7 +169,7 @@ pub(crate) fn run<const MR: usize, L: Lanes>(
     };
     let schedule = match par {
         _ if threads <= 1 => Schedule::Sequential,
-        Parallelism::SplitRows => Schedule::RowShares(threads),
+        Parallelism::RowBlocks => Schedule::RowShares(threads),
         _ => Schedule::Tiles(threads),
     };
     drive::<MR, L>(&job, b, schedule);

@@ -1,6 +1,6 @@
 //! How the units of a job (disjoint blocks of C: at most MC rows × a group
 //! of B panels) are shared out over threads: all on the caller, dynamically
-//! by tiles of C, or by the fixed row shares that match `gemm_split_k`'s
+//! by tiles of C, or by the fixed row shares that match `gemm_k_tree`'s
 //! k blocks. Where a block's edges fall never changes an element's
 //! arithmetic (only the k blocking does), so the bits never depend on the
 //! schedule.
@@ -18,7 +18,7 @@ pub(super) enum Schedule {
     Sequential,
     /// Dynamically over this many threads, by tiles of C.
     Tiles(usize),
-    /// By row blocks of C that are the k blocks of `gemm_split_k` on a
+    /// By row blocks of C that are the k blocks of `gemm_k_tree` on a
     /// matrix with C's rows, over this many threads.
     RowShares(usize),
 }
@@ -64,10 +64,10 @@ pub(super) fn run_units<const MR: usize, L: Lanes>(
             // The row blocks of C are the k blocks of a product whose k is
             // C's row count (a weight matrix's rows), one task each: rayon
             // hands a thread the same contiguous run of them that
-            // `gemm_split_k` gives it of that matrix, and a thread that runs
+            // `gemm_k_tree` gives it of that matrix, and a thread that runs
             // out of work steals whole blocks. With more threads than
             // blocks, even shares of MR-row groups instead.
-            let kb = params::split_kc(m);
+            let kb = params::k_tree_kc(m);
             let blocks = m.div_ceil(kb);
             if threads <= blocks {
                 (0..blocks)

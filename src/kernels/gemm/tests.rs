@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::kernels::{
-    ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm,
+    ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm_with,
 };
 
 /// Counts allocations made by threads that opted in.
@@ -60,7 +60,7 @@ fn step(par: Parallelism, bufs: &mut [Vec<f32>; 4], data: &(Vec<u8>, Vec<u32>, V
     let mut c = [0.0f32; 784 * 128];
     let relu = Activation::Relu;
     let run = |a, b, c: &mut [f32], (m, n), e| {
-        gemm(
+        gemm_with(
             KernelChoice::Simd,
             a,
             b,
@@ -141,7 +141,7 @@ fn steady_state_allocates_nothing() {
     // Warm-up: every pool thread grows its buffers once.
     pool.broadcast(|_| step(Parallelism::Sequential, &mut bufs.clone(), &data));
     pool.install(|| {
-        for par in [Parallelism::Sequential, Parallelism::Rayon] {
+        for par in [Parallelism::Sequential, Parallelism::Tiles] {
             step(par, &mut bufs, &data);
         }
     });
@@ -149,7 +149,7 @@ fn steady_state_allocates_nothing() {
     let before = COUNT.load(Ordering::Relaxed);
     pool.install(|| {
         for _ in 0..3 {
-            for par in [Parallelism::Sequential, Parallelism::Rayon] {
+            for par in [Parallelism::Sequential, Parallelism::Tiles] {
                 step(par, &mut bufs, &data);
             }
         }
