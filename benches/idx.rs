@@ -5,8 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group};
-use fastnn::dataset::{Dataset, DatasetSource, data_dir};
-use fastnn::idx::{IdxFile, cache_dir_for, open_with_cache};
+use fastnn::dataset::builtin_dir;
+use fastnn::idx_file::{IdxFile, cache_dir_for, open_with_cache};
+use fastnn::{Dataset, DatasetSource, Split};
 
 /// Images in the batch read after opening (the presets' batch size).
 const BATCH: usize = 32;
@@ -24,8 +25,8 @@ fn open(c: &mut Criterion) {
     let mut group = c.benchmark_group("idx");
 
     group.bench_function("fashion_train_open_first_batch32", |b| {
-        let dir = data_dir().join("fashion");
-        let cache = cache_dir_for(&data_dir());
+        let dir = builtin_dir("fashion").unwrap();
+        let cache = cache_dir_for(dir.parent().unwrap());
         b.iter(|| {
             let images: IdxFile =
                 open_with_cache(dir.join("train-images-idx3-ubyte.gz"), &cache).unwrap();
@@ -38,9 +39,8 @@ fn open(c: &mut Criterion) {
     group.bench_function("fashion_dataset_open_first_batch32", |b| {
         b.iter(|| {
             let data = Dataset::open(&DatasetSource::Fashion).unwrap();
-            let train = data.train();
-            let sum = first_batch_sum(train.pixels(), train.image_len());
-            black_box((sum, &train.labels()[..BATCH]));
+            let sum = first_batch_sum(data.pixels(Split::Train), data.image_len());
+            black_box((sum, &data.train().labels[..BATCH]));
         })
     });
     group.finish();

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use fastnn::Network;
-use fastnn::dataset::{Dataset, DatasetSource};
-use fastnn::nn::optim::{AnyOptimizer, Optimizer};
-use fastnn::train::{Preset, Samples, TrainConfig, Trainer, Workspace, current_parallelism};
+use fastnn::kernels::Parallelism;
+use fastnn::nn::{AnyOptimizer, Optimizer, Workspace};
+use fastnn::{Dataset, DatasetSource, Engine, Network, Preset, Samples, TrainConfig, Trainer};
 
 /// The `fashion` preset at `batch`, a fresh network, and the FLOP of
 /// `images` images' forward and backward passes.
@@ -28,9 +27,8 @@ fn setup(
 
 fn train(c: &mut Criterion) {
     let ds = Dataset::open(&DatasetSource::Fashion).expect("data/fashion");
-    let t = ds.train();
-    let samples = Samples::from_u8(t.pixels(), t.labels(), t.rows(), t.cols());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let samples = ds.train();
+    let cores = fastnn::available_cores();
     let mut threads = vec![1, cores];
     threads.dedup();
 
@@ -52,7 +50,11 @@ fn train(c: &mut Criterion) {
             group.throughput(Throughput::Elements(flops));
             group.bench_function(BenchmarkId::new(format!("fashion_b{batch}"), n), |b| {
                 pool.install(|| {
-                    let par = current_parallelism();
+                    let par = if n > 1 {
+                        Parallelism::Tiles
+                    } else {
+                        Parallelism::Sequential
+                    };
                     b.iter(|| ws.step(&mut net, &mut opt, &samples, &rows, par))
                 })
             });
@@ -66,22 +68,13 @@ fn train(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
     for &n in &threads {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap();
+        let engine = Engine::new(n).unwrap();
         for batch in [32usize, 256] {
-            let (cfg, mut net, flops) = setup(&samples, ds.classes(), batch, samples.len());
-            let mut trainer = Trainer::new(&net, cfg).unwrap();
+            let (cfg, net, flops) = setup(&samples, ds.classes(), batch, samples.len());
+            let mut trainer = Trainer::new(&engine, net, cfg).unwrap();
             group.throughput(Throughput::Elements(flops));
             group.bench_function(BenchmarkId::new(format!("fashion_b{batch}"), n), |b| {
-                pool.install(|| {
-                    b.iter(|| {
-                        trainer
-                            .train_epoch(&mut net, &samples, &mut |_| {})
-                            .unwrap()
-                    })
-                })
+                b.iter(|| trainer.train_epoch(&samples, &mut |_| Ok(())).unwrap())
             });
         }
     }

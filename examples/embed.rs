@@ -1,32 +1,37 @@
 //! Using fastnn as a library: train the `fashion` preset on the shipped
 //! Fashion-MNIST for one epoch, then on arrays of your own, evaluate,
-//! predict, save and reload.
+//! predict, save and reload. Only root-level items, and one engine for the
+//! threads.
 //!
 //! `cargo run --release --example embed`
 
-use fastnn::train::{Inputs, Preset, Samples, TrainConfig, Trainer};
-use fastnn::{Dataset, DatasetSource, evaluate, model, predict};
+use fastnn::{
+    Dataset, DatasetSource, Engine, Images, Preset, Provenance, Samples, Split, TrainConfig,
+    Trainer, argmax, evaluate, load_model, predict, save_model,
+};
 
 fn main() -> fastnn::Result<()> {
+    // All cores; `Engine::new(4)` for four threads. Results are the same bits
+    // for any thread count.
+    let engine = Engine::all_cores()?;
+
     // 1. A shipped dataset, memory-mapped: no f32 copy of the images.
     let ds = Dataset::open(&DatasetSource::Fashion)?;
     let (train, test) = (ds.train(), ds.test());
-    let train = Samples::from_u8(train.pixels(), train.labels(), train.rows(), train.cols());
-    let test_samples = Samples::from_u8(test.pixels(), test.labels(), test.rows(), test.cols());
-
     let mut config = TrainConfig::preset(Preset::Fashion).seed(1);
     config.epochs = 1;
-    let mut net = config.build_network(&train, ds.classes())?;
-    let mut trainer = Trainer::new(&net, config)?;
-    trainer.fit(&mut net, &train, None, &mut |_| {})?;
-    let eval = evaluate(&net, &test_samples)?;
+    let net = config.build_network(&train, ds.classes())?;
+    let mut trainer = Trainer::new(&engine, net, config)?;
+    trainer.fit(&train, None, &mut |_event| Ok(()))?;
+    let net = trainer.into_network();
+    let eval = evaluate(&engine, &net, &test)?;
     println!("fashion, 1 epoch: test accuracy {:.4}", eval.accuracy);
 
-    let probs = predict(&net, Inputs::U8(test.pixels()), &[0])?;
-    let guess = fastnn::kernels::eltwise::argmax(&probs[0]);
+    let probs = predict(&engine, &net, Images::U8(ds.pixels(Split::Test)), &[0])?;
+    let guess = argmax(&probs[0]);
     println!(
         "test image 0 is a {}; the network says {} ({:.1}%)",
-        ds.classes()[test.label(0) as usize],
+        ds.classes()[ds.label(Split::Test, 0) as usize],
         ds.classes()[guess],
         probs[0][guess] * 100.0
     );
@@ -51,24 +56,22 @@ fn main() -> fastnn::Result<()> {
         epochs: 5,
         ..TrainConfig::default()
     };
-    let mut bars = config.build_network(&mine, &["horizontal".into(), "vertical".into()])?;
-    Trainer::new(&bars, config)?.fit(&mut bars, &mine, None, &mut |_| {})?;
-    println!("bars: accuracy {:.4}", evaluate(&bars, &mine)?.accuracy);
+    let bars = config.build_network(&mine, &["horizontal".into(), "vertical".into()])?;
+    let mut trainer = Trainer::new(&engine, bars, config)?;
+    trainer.fit(&mine, None, &mut |_| Ok(()))?;
+    println!("bars: accuracy {:.4}", trainer.evaluate(&mine)?.accuracy);
 
     // 3. Save and reload (safetensors, readable from Python too).
     let path = std::env::temp_dir().join("fastnn-embed-example.safetensors");
-    model::save(
-        &path,
-        &net,
-        &model::Provenance {
-            dataset: "fashion".into(),
-        },
-    )?;
-    let back = model::load(&path)?.network;
+    let provenance = Provenance {
+        dataset: "fashion".into(),
+    };
+    save_model(&path, &net, &provenance)?;
+    let back = load_model(&path)?.network;
     println!(
         "reloaded from {}: test accuracy {:.4}",
         path.display(),
-        evaluate(&back, &test_samples)?.accuracy
+        evaluate(&engine, &back, &test)?.accuracy
     );
     Ok(())
 }

@@ -9,16 +9,15 @@
 //! `train_config`, `optimizer_steps`, `history`. Python reads them with
 //! `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
 //!
-//! Writes are atomic: a temporary file in the same folder, synced, then
-//! renamed over the target, so a good file is never replaced by a partial one.
+//! Writes are atomic (a temporary file renamed over the target), so a good file is
+//! never replaced by a partial one, and deterministic: the header's keys are
+//! sorted, so the same network gives the same bytes.
 
-use crate::nn::optim::{AnyOptimizer, Optimizer};
-use crate::nn::{Architecture, Dense, Network};
-use crate::train::{EpochStats, TrainConfig, Trainer};
+use crate::nn::{AnyOptimizer, Architecture, Dense, Network, Optimizer};
+use crate::train::{EpochStats, TrainConfig, TrainState, Trainer};
 use crate::{Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "fastnn-model";
@@ -34,7 +33,7 @@ pub struct Provenance {
 }
 
 /// Saves `net` to `path` as safetensors (atomically).
-pub fn save(path: &Path, net: &Network, provenance: &Provenance) -> Result<()> {
+pub fn save_model(path: &Path, net: &Network, provenance: &Provenance) -> Result<()> {
     let meta = base_metadata(net, provenance);
     write(path, net, meta, &[])
 }
@@ -46,29 +45,19 @@ pub struct Loaded {
     pub network: Network,
     /// Where it came from.
     pub provenance: Provenance,
-    /// For checkpoints: the training state to resume from.
-    pub checkpoint: Option<Checkpoint>,
-}
-
-/// The state a checkpoint adds to a model.
-#[derive(Debug)]
-pub struct Checkpoint {
-    /// The settings of the interrupted run.
-    pub config: TrainConfig,
-    /// Optimizer with its state restored.
-    pub optimizer: AnyOptimizer,
-    /// The epochs completed.
-    pub history: Vec<EpochStats>,
+    /// For checkpoints: the training state to resume from (see
+    /// [`Trainer::resume`]).
+    pub checkpoint: Option<TrainState>,
 }
 
 /// Loads and validates a model or checkpoint file: every tensor's dtype and
 /// shape against the architecture in the metadata.
-pub fn load(path: &Path) -> Result<Loaded> {
+pub fn load_model(path: &Path) -> Result<Loaded> {
     let bytes = read_bounded(path)?;
     load_bytes(path, &bytes)
 }
 
-/// [`load`] on a file's bytes already in memory; `path` only names the file
+/// [`load_model`] on a file's bytes already in memory; `path` only names the file
 /// in errors.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     let bad = |msg: String| Error::invalid(path, msg);
@@ -179,7 +168,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
                     tensors.len()
                 )));
             }
-            Some(Checkpoint {
+            Some(TrainState {
                 config,
                 optimizer,
                 history,
@@ -217,10 +206,8 @@ pub fn fuzz_load(data: &[u8]) {
                 assert_eq!(layer.bias.len(), width);
                 fan_in = width;
             }
-            let views = tensor_views(net, &[]);
             let meta = base_metadata(net, &loaded.provenance);
-            let bytes =
-                safetensors::serialize(views, Some(meta)).expect("a loaded model serializes");
+            let bytes = serialize(net, meta, &[]).expect("a loaded model serializes");
             let back = load_bytes(path, &bytes).expect("a saved model loads");
             assert_eq!(back.network.layers(), net.layers());
         }
@@ -232,15 +219,14 @@ pub fn checkpoint_path(dir: &Path, epochs: usize) -> PathBuf {
     dir.join(format!("epoch-{epochs:03}.safetensors"))
 }
 
-/// Saves model, optimizer state and history after the trainer's last epoch
-/// into `dir` (created if needed).
-pub fn save_checkpoint(dir: &Path, net: &Network, trainer: &Trainer) -> Result<()> {
+/// Saves the trainer's network, optimizer state and history after its last
+/// epoch into `dir` (created if needed) as [`checkpoint_path`]; returns
+/// that path.
+pub fn save_checkpoint(dir: &Path, trainer: &Trainer, provenance: &Provenance) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = checkpoint_path(dir, trainer.epochs_done());
-    let provenance = Provenance {
-        dataset: trainer.dataset_name().to_string(),
-    };
-    let mut meta = base_metadata(net, &provenance);
+    let net = trainer.network();
+    let mut meta = base_metadata(net, provenance);
     let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
     meta.insert(
         "train_config".into(),
@@ -250,16 +236,23 @@ pub fn save_checkpoint(dir: &Path, net: &Network, trainer: &Trainer) -> Result<(
         "optimizer_steps".into(),
         trainer.optimizer().steps().to_string(),
     );
-    meta.insert(
-        "history".into(),
-        json(serde_json::to_string(trainer.history())),
-    );
+    // Timings are left out, so that the same run saves the same bytes.
+    let history: Vec<EpochStats> = trainer
+        .history()
+        .iter()
+        .map(|e| EpochStats {
+            seconds: 0.0,
+            ..e.clone()
+        })
+        .collect();
+    meta.insert("history".into(), json(serde_json::to_string(&history)));
     let state = trainer.optimizer().state();
     let extra: Vec<(String, &[f32])> = state
         .into_iter()
         .map(|(name, data)| (format!("optimizer.{name}"), data))
         .collect();
-    write(&path, net, meta, &extra)
+    write(&path, net, meta, &extra)?;
+    Ok(path)
 }
 
 fn base_metadata(net: &Network, provenance: &Provenance) -> HashMap<String, String> {
@@ -290,10 +283,39 @@ fn write(
     meta: HashMap<String, String>,
     extra: &[(String, &[f32])],
 ) -> Result<()> {
-    let views = tensor_views(net, extra);
-    let bytes = safetensors::serialize(views, Some(meta))
+    let bytes = serialize(net, meta, extra)
         .map_err(|e| Error::invalid(path, format!("cannot serialize: {e}")))?;
-    write_atomically(path, &bytes)
+    crate::files::write_bytes(path, &bytes)
+}
+
+/// The safetensors bytes of the layers plus `extra` tensors, with the
+/// header's keys sorted (safetensors writes the metadata in hash-map
+/// order, which would make every save of the same network differ).
+fn serialize(
+    net: &Network,
+    meta: HashMap<String, String>,
+    extra: &[(String, &[f32])],
+) -> std::result::Result<Vec<u8>, String> {
+    let views = tensor_views(net, extra);
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?;
+    let header_end = bytes
+        .get(..8)
+        .map(|n| 8 + u64::from_le_bytes(n.try_into().expect("8 bytes")) as usize)
+        .filter(|&end| end <= bytes.len())
+        .ok_or("safetensors wrote no header")?;
+    // serde_json's maps are ordered by key.
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..header_end]).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string(&header).map_err(|e| e.to_string())?;
+    // Keep the data 8-byte aligned, as safetensors does.
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - header_end);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[header_end..]);
+    Ok(out)
 }
 
 /// The layers' tensors plus `extra` ones, as safetensors views.
@@ -322,34 +344,6 @@ fn tensor_views<'a>(
             (name, view)
         })
         .collect()
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames
-/// it over `path`; on failure the temporary file is removed and `path` is
-/// untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid(path, "is not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {

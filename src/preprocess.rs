@@ -7,10 +7,47 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How u8 pixels become network inputs.
+/// How u8 pixels become network inputs, as a configuration or
+/// `--preprocess` names it; [`Preprocess::fit`] measures its constants on
+/// the training pixels, giving the [`FittedPreprocess`] a network stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Preprocess {
+    /// `pixel / 255`.
+    Scale,
+    /// `tf.keras.utils.normalize(x, axis=1)`: each image column divided by
+    /// its L2 norm.
+    KerasNormalize,
+    /// `(pixel / 255 - mean) / std` over the training set.
+    Standardize,
+}
+
+impl Preprocess {
+    /// The method with its constants, measured on the training pixels where
+    /// it needs them.
+    pub fn fit(self, train_pixels: &[u8]) -> FittedPreprocess {
+        match self {
+            Preprocess::Scale => FittedPreprocess::Scale,
+            Preprocess::KerasNormalize => FittedPreprocess::KerasNormalize,
+            Preprocess::Standardize => FittedPreprocess::standardize_from(train_pixels),
+        }
+    }
+
+    /// The name `--preprocess` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preprocess::Scale => "scale",
+            Preprocess::KerasNormalize => "keras-normalize",
+            Preprocess::Standardize => "standardize",
+        }
+    }
+}
+
+/// A [`Preprocess`] with its constants: what a network stores and applies.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Preprocess {
+pub enum FittedPreprocess {
     /// `pixel / 255`.
     Scale,
     /// `tf.keras.utils.normalize(x, axis=1)` on the raw N×rows×cols array:
@@ -26,19 +63,24 @@ pub enum Preprocess {
     },
 }
 
-impl Preprocess {
+impl FittedPreprocess {
+    /// The method, without its constants.
+    pub fn method(&self) -> Preprocess {
+        match self {
+            FittedPreprocess::Scale => Preprocess::Scale,
+            FittedPreprocess::KerasNormalize => Preprocess::KerasNormalize,
+            FittedPreprocess::Standardize { .. } => Preprocess::Standardize,
+        }
+    }
+
     /// The name `--preprocess` uses.
     pub fn name(&self) -> &'static str {
-        match self {
-            Preprocess::Scale => "scale",
-            Preprocess::KerasNormalize => "keras-normalize",
-            Preprocess::Standardize { .. } => "standardize",
-        }
+        self.method().name()
     }
 
     /// Standardization constants over all `pixels` (u8, the training images).
     /// Summed in a fixed order in f64 so they never depend on threads.
-    pub fn standardize_from(pixels: &[u8]) -> Preprocess {
+    pub fn standardize_from(pixels: &[u8]) -> FittedPreprocess {
         let mut hist = [0u64; 256];
         for &p in pixels {
             hist[p as usize] += 1;
@@ -57,7 +99,7 @@ impl Preprocess {
             .sum::<f64>()
             / n;
         let std = var.sqrt().max(1e-6);
-        Preprocess::Standardize {
+        FittedPreprocess::Standardize {
             mean: mean as f32,
             std: std as f32,
         }
@@ -67,7 +109,7 @@ impl Preprocess {
     /// `keras-normalize`, else one.
     pub fn period(&self, cols: usize) -> usize {
         match self {
-            Preprocess::KerasNormalize => cols.max(1),
+            FittedPreprocess::KerasNormalize => cols.max(1),
             _ => 1,
         }
     }
@@ -75,7 +117,7 @@ impl Preprocess {
     /// The constant added after scaling.
     pub fn shift(&self) -> f32 {
         match *self {
-            Preprocess::Standardize { mean, std } => -mean / std,
+            FittedPreprocess::Standardize { mean, std } => -mean / std,
             _ => 0.0,
         }
     }
@@ -84,9 +126,9 @@ impl Preprocess {
     /// `out` (`self.period(cols)` values).
     pub fn fill_scale(&self, image: &[u8], cols: usize, out: &mut [f32]) {
         match *self {
-            Preprocess::Scale => out[0] = 1.0 / 255.0,
-            Preprocess::Standardize { std, .. } => out[0] = 1.0 / (255.0 * std),
-            Preprocess::KerasNormalize => {
+            FittedPreprocess::Scale => out[0] = 1.0 / 255.0,
+            FittedPreprocess::Standardize { std, .. } => out[0] = 1.0 / (255.0 * std),
+            FittedPreprocess::KerasNormalize => {
                 let mut sq = [0u32; 64];
                 let sq = if cols <= 64 {
                     &mut sq[..cols]
@@ -149,7 +191,7 @@ mod tests {
         // 2×2 image [[3, 0], [4, 0]]: column 0 has norm 5, column 1 is zero.
         let img = [3u8, 0, 4, 0];
         let mut out = [0.0; 4];
-        Preprocess::KerasNormalize.apply(&img, 2, &mut out);
+        FittedPreprocess::KerasNormalize.apply(&img, 2, &mut out);
         assert_eq!(out, [0.6, 0.0, 0.8, 0.0]);
         let mut wide = [0.0; 2];
         keras_normalize_wide(&img, 2, &mut wide);
@@ -159,7 +201,7 @@ mod tests {
     #[test]
     fn standardize_has_zero_mean_unit_variance() {
         let pixels: Vec<u8> = (0..=255).collect();
-        let p = Preprocess::standardize_from(&pixels);
+        let p = FittedPreprocess::standardize_from(&pixels);
         let mut out = vec![0.0; 256];
         p.apply(&pixels, 16, &mut out);
         let mean = out.iter().sum::<f32>() / 256.0;
@@ -168,30 +210,5 @@ mod tests {
             mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
             "{mean} {var}"
         );
-    }
-}
-
-/// A preprocessing method before its constants are known (what a config or
-/// `--preprocess` names); [`PreprocessKind::resolve`] measures them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PreprocessKind {
-    /// See [`Preprocess::Scale`].
-    Scale,
-    /// See [`Preprocess::KerasNormalize`].
-    KerasNormalize,
-    /// See [`Preprocess::Standardize`].
-    Standardize,
-}
-
-impl PreprocessKind {
-    /// The method with its constants, measured on the training pixels where
-    /// it needs them.
-    pub fn resolve(self, train_pixels: &[u8]) -> Preprocess {
-        match self {
-            PreprocessKind::Scale => Preprocess::Scale,
-            PreprocessKind::KerasNormalize => Preprocess::KerasNormalize,
-            PreprocessKind::Standardize => Preprocess::standardize_from(train_pixels),
-        }
     }
 }

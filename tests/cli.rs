@@ -147,10 +147,6 @@ fn bad_flags_give_one_line() {
         &["train", "--momentum", "0.9"],
         "--momentum applies to --optimizer sgd only",
     );
-    fails_with(
-        &["train", "--resume", "x.safetensors", "--hidden", "64"],
-        "only --epochs may change them",
-    );
     fails_with(&["train", "--kernel", "gpu"], "gpu");
     fails_with(
         &["train", "--dataset", "/nonexistent/data"],
@@ -200,18 +196,27 @@ fn resume_refuses_a_plain_model() {
     ]);
     assert!(o.status.success());
     fails_with(&["train", "--resume", m], "not a checkpoint");
-    // The model has 3 classes; MNIST has 10.
+    // The model takes 5×4 images of 3 classes; MNIST has 28×28 of 10.
+    for cmd in ["predict", "eval"] {
+        let mut args = vec![cmd, "--model", m, "--dataset", "mnist"];
+        if cmd == "predict" {
+            args.extend(["--index", "0"]);
+        }
+        fails_with(&args, "m.safetensors: takes 5x4 images but mnist has 28x28");
+    }
+    let other = mkdir(tmp.path(), "other");
+    write_dataset(&other, 20, 10, 5, 4, 5, false);
     fails_with(
         &[
             "predict",
             "--model",
             m,
             "--dataset",
-            "mnist",
+            other.to_str().unwrap(),
             "--index",
             "0",
         ],
-        "has 3 classes but mnist has 10",
+        "has 3 classes but",
     );
 }
 
@@ -247,12 +252,62 @@ fn checkpoints_resume_to_the_same_model() {
         b.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout(&o).contains("resuming after epoch 1"));
+    let out = stdout(&o);
+    assert!(out.contains("resuming after epoch 1"), "{out}");
+    assert!(
+        out.contains("training to 3 epochs (the checkpoint's run planned 1)"),
+        "{out}"
+    );
     let weights = |p: &Path| {
-        let net = fastnn::model::load(p).unwrap().network;
+        let net = fastnn::load_model(p).unwrap().network;
         crate::train::bits(&net)
     };
     assert!(weights(&a) == weights(&b), "resumed model differs");
+    // Settings the checkpoint fixes are refused, not ignored; those that
+    // agree with it are fine; --lr applies and is said.
+    let f = first.to_str().unwrap();
+    for (flag, value, said) in [
+        ("--hidden", "64", "--hidden 64 (the checkpoint has 7)"),
+        (
+            "--optimizer",
+            "sgd",
+            "--optimizer sgd (the checkpoint has adam)",
+        ),
+        (
+            "--activation",
+            "tanh",
+            "--activation tanh (the checkpoint has relu)",
+        ),
+        ("--loss", "mse", "--loss mse (the checkpoint has xent)"),
+        ("--seed", "7", "--seed 7 (the checkpoint has 42)"),
+        (
+            "--preset",
+            "mnist",
+            "--preset mnist (the checkpoint has other settings)",
+        ),
+        (
+            "--batch-size",
+            "11",
+            "--batch-size 11 (the checkpoint has 10)",
+        ),
+    ] {
+        fails_with(&["train", "--resume", f, flag, value], said);
+    }
+    let other = tiny_dataset(&mkdir(tmp.path(), "other"));
+    fails_with(
+        &["train", "--resume", f, "--dataset", &other],
+        "differs from the checkpoint's dataset",
+    );
+    let o = fastnn(&[
+        "train", "--resume", f, "--epochs", "2", "--lr", "0.0005", "--hidden", "7",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(
+        out.contains("learning rate 0.0005 from here on (the checkpoint's run used 0.001)"),
+        "{out}"
+    );
+    assert!(out.contains("adam lr 0.0005"), "{out}");
 }
 
 #[test]
@@ -296,8 +351,8 @@ fn version_names_the_simd_path() {
 
 #[test]
 fn pictures_from_show_predict_and_train() {
-    use fastnn::dataset::{Dataset, DatasetSource};
     use fastnn::viz::{Labeled, grid_layout};
+    use fastnn::{Dataset, DatasetSource, Split};
     let tmp = temp_dir();
     let p = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
 
@@ -315,7 +370,7 @@ fn pictures_from_show_predict_and_train() {
     let img = image::open(p("show.png")).unwrap().to_rgb8();
     let ds = Dataset::open(&DatasetSource::Fashion).unwrap();
     let items: Vec<Labeled> = (0..7)
-        .map(|i| Labeled::new(ds.train().image(i), 28, 28, "x"))
+        .map(|i| Labeled::new(ds.image(Split::Train, i), 28, 28, "x"))
         .collect();
     let layout = grid_layout(&items, 5);
     assert_eq!((img.width(), img.height()), (layout.width, layout.height));
@@ -416,4 +471,55 @@ fn pictures_from_show_predict_and_train() {
         ],
         "nothing.png",
     );
+}
+
+#[test]
+fn an_installed_binary_trains_from_any_folder_after_data_install() {
+    let tmp = temp_dir();
+    let xdg = tmp.path().join("xdg-data");
+    let elsewhere = mkdir(tmp.path(), "elsewhere");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fastnn"))
+            .args(args)
+            .env("XDG_DATA_HOME", &xdg)
+            .env_remove("FASTNN_DATA")
+            .env_remove("FASTNN_CACHE")
+            .current_dir(&elsewhere)
+            .output()
+            .expect("run fastnn")
+    };
+    let o = run(&["data", "install"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let user = xdg.join("fastnn");
+    assert!(
+        stdout(&o).contains(&format!("to {}", user.display())),
+        "{}",
+        stdout(&o)
+    );
+    for f in [
+        "SHA256SUMS",
+        "README.md",
+        "mnist/t10k-labels-idx1-ubyte.gz",
+        "fashion/train-images-idx3-ubyte.gz",
+    ] {
+        assert!(user.join(f).is_file(), "{f} installed");
+    }
+    // The per-user folder comes before the source checkout: a binary whose
+    // checkout is gone trains the same way.
+    let o = run(&["train", "--preset", "mnist", "--epochs", "1", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(&user.join("mnist").display().to_string()),
+        "{first}"
+    );
+    assert!(value(&out, "Test accuracy:").parse::<f64>().unwrap() > 0.9);
+    let o = run(&["data", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains(&user.display().to_string()));
+    // Installing onto itself is refused.
+    let o = run(&["data", "install", "--from", user.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("copied from"));
 }

@@ -1,9 +1,8 @@
 //! Datasets: the shipped data's known facts, folder datasets, one test per
 //! consistency error, in-memory datasets, checksums.
 
-use fastnn::dataset::{
-    self, Dataset, DatasetSource, FASHION_CLASSES, SplitKind, check_pair, data_dir, verify_data,
-};
+use fastnn::dataset::{self, check_pair, checked_data_dir};
+use fastnn::{Dataset, DatasetSource, FASHION_CLASSES, Split, verify_data};
 use proptest::prelude::*;
 
 use crate::util::{self, gzip, idx_u8, pixel, split_files, temp_dir, write, write_dataset};
@@ -14,19 +13,19 @@ fn fashion_known_facts() {
     assert_eq!(data.name(), "fashion");
     assert_eq!(data.classes(), FASHION_CLASSES);
     let train = data.train();
-    assert_eq!((train.len(), train.rows(), train.cols()), (60000, 28, 28));
-    assert_eq!(train.pixels().len(), 60000 * 784);
+    assert_eq!((train.len(), train.rows, train.cols), (60000, 28, 28));
+    assert_eq!(data.pixels(Split::Train).len(), 60000 * 784);
     // Image 0, row 7, column 22.
-    assert_eq!(train.image(0)[7 * 28 + 22], 122);
-    assert_eq!(&train.labels()[..3], [9, 0, 0]);
-    assert_eq!(&train.labels()[59997..], [3, 0, 5]);
-    assert_eq!(data.classes()[train.label(0) as usize], "Ankle boot");
-    let test = data.test();
+    assert_eq!(data.image(Split::Train, 0)[7 * 28 + 22], 122);
+    assert_eq!(&train.labels[..3], [9, 0, 0]);
+    assert_eq!(&train.labels[59997..], [3, 0, 5]);
     assert_eq!(
-        (test.len(), test.rows(), test.cols(), test.kind()),
-        (10000, 28, 28, SplitKind::Test)
+        data.classes()[data.label(Split::Train, 0) as usize],
+        "Ankle boot"
     );
-    assert_eq!(test.labels().len(), 10000);
+    let test = data.test();
+    assert_eq!((test.len(), test.rows, test.cols), (10000, 28, 28));
+    assert_eq!(test.labels.len(), 10000);
 }
 
 #[test]
@@ -37,7 +36,7 @@ fn mnist_known_facts() {
     let train = data.train();
     assert_eq!((train.len(), train.image_len()), (60000, 784));
     let mut counts = [0usize; 10];
-    for &l in train.labels() {
+    for &l in train.labels {
         counts[l as usize] += 1;
     }
     assert_eq!(
@@ -45,12 +44,13 @@ fn mnist_known_facts() {
         [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     );
     assert_eq!(data.test().len(), 10000);
-    assert_eq!(data.split(SplitKind::Test).len(), 10000);
+    assert_eq!(data.samples(Split::Test).len(), 10000);
+    assert_eq!(data.len(Split::Test), 10000);
 }
 
 #[test]
 fn shipped_checksums_verify() {
-    let rows = verify_data(&data_dir()).unwrap();
+    let rows = verify_data(&checked_data_dir().unwrap()).unwrap();
     assert_eq!(rows.len(), 8);
     for row in &rows {
         assert!(row.ok, "{row}");
@@ -116,14 +116,15 @@ fn folder_dataset_raw_and_gz() {
         assert_eq!(data.classes(), ["0", "1", "2"]);
         let train = data.train();
         assert_eq!(
-            (train.len(), train.rows(), train.cols(), train.image_len()),
+            (train.len(), train.rows, train.cols, train.image_len()),
             (5, 4, 6, 24)
         );
         assert!(!train.is_empty());
+        assert_eq!(data.dir(), Some(dir.path()));
         for i in 0..5 {
             let want: Vec<u8> = (0..24).map(|p| pixel(i, p)).collect();
-            assert_eq!(train.image(i), want);
-            assert_eq!(train.label(i), (i % 3) as u8);
+            assert_eq!(data.image(Split::Train, i), want);
+            assert_eq!(data.label(Split::Train, i), (i % 3) as u8);
         }
         assert_eq!(data.test().len(), 3);
     }
@@ -148,7 +149,7 @@ fn raw_file_preferred_over_gz() {
     other[16] = 200;
     write(dir.path(), "train-images-idx3-ubyte.gz", &gzip(&other));
     let data = Dataset::open(&DatasetSource::Dir(dir.path().into())).unwrap();
-    assert_eq!(data.train().pixels(), &images[16..]);
+    assert_eq!(data.pixels(Split::Train), &images[16..]);
 }
 
 /// Writes a valid folder dataset (3 train and 2 test images of 2×2, labels
@@ -273,8 +274,8 @@ fn from_arrays_builds_and_checks() {
     )
     .unwrap();
     assert_eq!(data.name(), "mem");
-    assert_eq!(data.train().image(1), [3, 4]);
-    assert_eq!(data.test().labels(), [1]);
+    assert_eq!(data.image(Split::Train, 1), [3, 4]);
+    assert_eq!(data.test().labels, [1]);
     let err = Dataset::from_arrays(
         "mem",
         1,

@@ -4,10 +4,8 @@
 use std::path::Path;
 
 use fastnn::Error;
-use fastnn::idx::{
-    self, ElemType, Element, IdxError, IdxFile, IdxView, MAX_DIMS, cached_path, open_with_cache,
-    parse,
-};
+use fastnn::idx::{self, ElemType, Element, IdxError, IdxView, MAX_DIMS, parse};
+use fastnn::idx_file::{self, IdxFile, cached_path, open_with_cache};
 use proptest::prelude::*;
 
 use crate::util::{self, files_in, gzip, idx_bytes, idx_u8, temp_dir, write};
@@ -358,7 +356,7 @@ fn unwritable_cache_dir_falls_back() {
 fn info_reports_type_dims_and_histogram() {
     let dir = temp_dir();
     let labels = write(dir.path(), "labels.idx", &idx_u8(&[6], &[0, 2, 2, 1, 2, 0]));
-    let info = idx::info(&labels).unwrap();
+    let info = idx_file::info(&labels).unwrap();
     assert_eq!(info.histogram.as_deref(), Some(&[2, 1, 3][..]));
     let text = info.to_string();
     assert!(text.starts_with(&format!(
@@ -370,24 +368,39 @@ fn info_reports_type_dims_and_histogram() {
         "{text}"
     );
     let images = write(dir.path(), "img.idx", &idx_bytes(0x0D, &[2, 1, 1], &[0; 8]));
-    let info = idx::info(&images).unwrap();
+    let info = idx_file::info(&images).unwrap();
     assert!(info.histogram.is_none());
     assert!(info.to_string().contains("img.idx: f32 2×1×1, 2 values"));
-    let err = idx::info(dir.path().join("nope")).unwrap_err().to_string();
+    let err = idx_file::info(dir.path().join("nope"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("nope"), "{err}");
 }
 
 #[test]
 fn real_file_info() {
-    let path = fastnn::dataset::data_dir().join("mnist/t10k-labels-idx1-ubyte.gz");
-    let info = idx::info(&path).unwrap();
+    let dir = fastnn::dataset::builtin_dir("mnist").unwrap();
+    let path = dir.join("t10k-labels-idx1-ubyte.gz");
+    let info = idx_file::info(&path).unwrap();
     assert_eq!(info.header.dims(), [10000]);
-    assert_eq!(info.histogram.unwrap().iter().sum::<u64>(), 10000);
-    // Files of the data directory share its git-ignored `.cache`.
-    if std::env::var_os("FASTNN_CACHE").is_none() {
-        let cache = fastnn::dataset::data_dir().join(".cache");
-        assert!(cached_path(&path, &cache).unwrap().is_file());
-    }
+    let hist = info.histogram.unwrap();
+    assert_eq!(hist.iter().sum::<u64>(), 10000);
+    assert_eq!(hist.len(), 10);
+    // Streamed, not cached: no cache folder appears beside the file.
+    assert!(!dir.join(".cache").exists());
+}
+
+#[test]
+fn gz_info_matches_raw_info() {
+    let dir = temp_dir();
+    let labels = idx_u8(&[6], &[0, 3, 3, 1, 0, 3]);
+    let raw = write(dir.path(), "labels", &labels);
+    let gz = write(dir.path(), "labels.gz", &gzip(&labels));
+    let (a, b) = (idx_file::info(&raw).unwrap(), idx_file::info(&gz).unwrap());
+    assert_eq!(a.header, b.header);
+    assert_eq!(a.histogram, Some(vec![2, 1, 0, 3]));
+    assert_eq!(a.histogram, b.histogram);
+    assert_eq!(files_in(dir.path()).len(), 2, "nothing written");
 }
 
 #[test]

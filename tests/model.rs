@@ -1,10 +1,12 @@
 //! Model files: round trips, checkpoints and resume, and bad files.
 
 use crate::train::{bits, toy};
-use fastnn::model::{self, Provenance, checkpoint_path};
-use fastnn::nn::Activation;
-use fastnn::train::{Inputs, Samples, TrainConfig, Trainer};
-use fastnn::{Network, evaluate, predict};
+use crate::util::engine;
+use fastnn::model;
+use fastnn::{
+    Activation, Event, Images, Network, Provenance, Samples, TrainConfig, Trainer, checkpoint_path,
+    evaluate, load_model, predict, save_checkpoint, save_model,
+};
 use std::path::Path;
 
 fn names() -> Vec<String> {
@@ -19,15 +21,20 @@ fn trained(epochs: usize, checkpoints: Option<&Path>) -> (Network, Vec<u8>, Vec<
         activation: Activation::Tanh,
         epochs,
         batch_size: 16,
-        checkpoint_dir: checkpoints.map(Path::to_path_buf),
         ..TrainConfig::default()
     };
-    let mut net = cfg.build_network(&s, &names()).unwrap();
-    Trainer::new(&net, cfg)
-        .unwrap()
-        .fit(&mut net, &s, None, &mut |_| {})
+    let net = cfg.build_network(&s, &names()).unwrap();
+    let mut trainer = Trainer::new(&engine(2), net, cfg).unwrap();
+    let prov = Provenance::default();
+    trainer
+        .fit(&s, None, &mut |e| {
+            if let (Event::EpochEnd { trainer, .. }, Some(dir)) = (e, checkpoints) {
+                save_checkpoint(dir, trainer, &prov)?;
+            }
+            Ok(())
+        })
         .unwrap();
-    (net, pixels, labels)
+    (trainer.into_network(), pixels, labels)
 }
 
 #[test]
@@ -38,8 +45,8 @@ fn save_load_gives_identical_predictions() {
     let prov = Provenance {
         dataset: "toy".into(),
     };
-    model::save(&path, &net, &prov).unwrap();
-    let loaded = model::load(&path).unwrap();
+    save_model(&path, &net, &prov).unwrap();
+    let loaded = load_model(&path).unwrap();
     assert_eq!(loaded.provenance, prov);
     assert!(loaded.checkpoint.is_none());
     let back = loaded.network;
@@ -47,11 +54,15 @@ fn save_load_gives_identical_predictions() {
     assert_eq!(back.architecture(), net.architecture());
     assert_eq!(back.class_names(), names());
     let s = Samples::from_u8(&pixels, &labels, 6, 6);
-    assert_eq!(evaluate(&back, &s).unwrap(), evaluate(&net, &s).unwrap());
+    let e = engine(2);
+    assert_eq!(
+        evaluate(&e, &back, &s).unwrap(),
+        evaluate(&e, &net, &s).unwrap()
+    );
     let idx: Vec<usize> = (0..50).collect();
     assert_eq!(
-        predict(&back, Inputs::U8(&pixels), &idx).unwrap(),
-        predict(&net, Inputs::U8(&pixels), &idx).unwrap()
+        predict(&e, &back, Images::U8(&pixels), &idx).unwrap(),
+        predict(&e, &net, Images::U8(&pixels), &idx).unwrap()
     );
     // No temporary file is left beside it.
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -65,16 +76,34 @@ fn resume_reaches_the_same_bits_as_an_uninterrupted_run() {
     for e in 1..=3 {
         assert!(checkpoint_path(dir.path(), e).exists());
     }
-    let loaded = model::load(&checkpoint_path(dir.path(), 1)).unwrap();
+    let loaded = load_model(&checkpoint_path(dir.path(), 1)).unwrap();
     let ckpt = loaded.checkpoint.expect("a checkpoint");
     assert_eq!(ckpt.history.len(), 1);
-    let mut net = loaded.network;
-    let mut trainer = Trainer::new(&net, ckpt.config).unwrap();
-    trainer.restore(ckpt.optimizer, ckpt.history);
+    // On another thread count, too.
+    let mut trainer = Trainer::resume(&engine(3), loaded.network, ckpt).unwrap();
     let s = Samples::from_u8(&pixels, &labels, 6, 6);
-    trainer.fit(&mut net, &s, None, &mut |_| {}).unwrap();
+    trainer.fit(&s, None, &mut |_| Ok(())).unwrap();
     assert_eq!(trainer.epochs_done(), 3);
-    assert!(bits(&net) == bits(&straight), "resumed run differs");
+    assert!(
+        bits(trainer.network()) == bits(&straight),
+        "resumed run differs"
+    );
+}
+
+#[test]
+fn a_checkpoint_resumes_only_its_own_network() {
+    let dir = tempfile::tempdir().unwrap();
+    trained(1, Some(dir.path()));
+    let ckpt = load_model(&checkpoint_path(dir.path(), 1)).unwrap();
+    let state = ckpt.checkpoint.unwrap();
+    // The same settings on a freshly built network of another shape.
+    let (pixels, labels) = toy(30);
+    let s = Samples::from_u8(&pixels, &labels, 6, 6);
+    let mut other = state.config.clone();
+    other.hidden = vec![5];
+    let net = other.build_network(&s, &names()).unwrap();
+    let err = Trainer::resume(&engine(1), net, state).unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
 }
 
 /// Loads `bytes` written to a file and returns the one-line error.
@@ -82,7 +111,7 @@ fn load_error(bytes: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.safetensors");
     std::fs::write(&path, bytes).unwrap();
-    let err = model::load(&path).unwrap_err().to_string();
+    let err = load_model(&path).unwrap_err().to_string();
     assert!(err.contains("bad.safetensors"), "{err}");
     assert!(!err.contains('\n'), "{err}");
     err
@@ -92,7 +121,7 @@ fn good_bytes() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     let (net, _, _) = trained(1, None);
-    model::save(&path, &net, &Provenance::default()).unwrap();
+    save_model(&path, &net, &Provenance::default()).unwrap();
     std::fs::read(path).unwrap()
 }
 
@@ -127,25 +156,30 @@ fn bad_model_files_give_one_clear_line() {
 
 #[test]
 fn a_missing_model_names_the_file() {
-    let err = model::load(Path::new("/nonexistent/model.safetensors"))
+    let err = load_model(Path::new("/nonexistent/model.safetensors"))
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("/nonexistent/model.safetensors:"), "{err}");
 }
 
 #[test]
-fn a_failed_write_keeps_the_old_file() {
+fn the_same_network_saves_to_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.safetensors");
-    std::fs::write(&path, b"precious").unwrap();
-    // A folder where the temporary file would go makes the write fail.
-    let blocker = dir
-        .path()
-        .join(format!(".m.safetensors.tmp-{}", std::process::id()));
-    std::fs::create_dir(&blocker).unwrap();
-    let (net, _, _) = trained(1, None);
-    assert!(model::save(&path, &net, &Provenance::default()).is_err());
-    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+    let (net, _, _) = trained(1, Some(dir.path()));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let prov = Provenance {
+        dataset: "toy".into(),
+    };
+    save_model(&a, &net, &prov).unwrap();
+    save_model(&b, &net, &prov).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // And a second identical run gives the same checkpoint bytes.
+    let again = tempfile::tempdir().unwrap();
+    trained(1, Some(again.path()));
+    assert_eq!(
+        std::fs::read(checkpoint_path(dir.path(), 1)).unwrap(),
+        std::fs::read(checkpoint_path(again.path(), 1)).unwrap()
+    );
 }
 
 #[test]
@@ -158,8 +192,8 @@ fn fuzz_seeds_replay() {
     }
     // The valid seeds load.
     let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/model_load");
-    assert!(model::load(&seeds.join("valid_784_2_10")).is_ok());
-    let ckpt = model::load(&seeds.join("checkpoint_784_2_10")).unwrap();
+    assert!(load_model(&seeds.join("valid_784_2_10")).is_ok());
+    let ckpt = load_model(&seeds.join("checkpoint_784_2_10")).unwrap();
     assert!(ckpt.checkpoint.is_some());
 }
 

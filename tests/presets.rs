@@ -3,14 +3,8 @@
 //! benches/reference/run_all.sh), and bitwise determinism across threads.
 
 use crate::train::bits;
-use fastnn::dataset::{Dataset, DatasetSource, SplitKind};
-use fastnn::evaluate;
-use fastnn::train::{Preset, Samples, TrainConfig, Trainer};
-
-fn samples(ds: &Dataset, kind: SplitKind) -> Samples<'_> {
-    let s = ds.split(kind);
-    Samples::from_u8(s.pixels(), s.labels(), s.rows(), s.cols())
-}
+use crate::util::engine;
+use fastnn::{Dataset, DatasetSource, Preset, TrainConfig, Trainer, evaluate};
 
 /// Mean test accuracy of the corrected (single softmax) reference runs of
 /// each framework for `preset`.
@@ -44,19 +38,19 @@ fn reference_means(preset: &str) -> Vec<(String, f64)> {
 fn matches_references(preset: Preset, name: &str, source: DatasetSource) {
     let references = reference_means(name);
     let ds = Dataset::open(&source).unwrap();
-    let (train, test) = (
-        samples(&ds, SplitKind::Train),
-        samples(&ds, SplitKind::Test),
-    );
+    let (train, test) = (ds.train(), ds.test());
+    let engine = fastnn::Engine::all_cores().unwrap();
     let mut accs = Vec::new();
     for seed in 1..=3 {
         let cfg = TrainConfig::preset(preset).seed(seed);
-        let mut net = cfg.build_network(&train, ds.classes()).unwrap();
-        Trainer::new(&net, cfg)
-            .unwrap()
-            .fit(&mut net, &train, None, &mut |_| {})
-            .unwrap();
-        accs.push(evaluate(&net, &test).unwrap().accuracy);
+        let net = cfg.build_network(&train, ds.classes()).unwrap();
+        let mut trainer = Trainer::new(&engine, net, cfg).unwrap();
+        trainer.fit(&train, None, &mut |_| Ok(())).unwrap();
+        accs.push(
+            evaluate(&engine, trainer.network(), &test)
+                .unwrap()
+                .accuracy,
+        );
     }
     let mean = accs.iter().sum::<f64>() / accs.len() as f64;
     for (framework, reference) in references {
@@ -87,29 +81,14 @@ fn weights_after(
     threads: usize,
 ) -> Vec<u32> {
     let ds = Dataset::open(source).unwrap();
-    let t = ds.train();
-    let k = t.image_len();
-    let train = Samples::from_u8(
-        &t.pixels()[..images * k],
-        &t.labels()[..images],
-        t.rows(),
-        t.cols(),
-    );
+    let train = ds.train().range(0, images);
     let mut cfg = TrainConfig::preset(preset);
     cfg.batch_size = batch;
     cfg.epochs = 1;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        let mut net = cfg.build_network(&train, ds.classes()).unwrap();
-        Trainer::new(&net, cfg)
-            .unwrap()
-            .fit(&mut net, &train, None, &mut |_| {})
-            .unwrap();
-        bits(&net)
-    })
+    let net = cfg.build_network(&train, ds.classes()).unwrap();
+    let mut trainer = Trainer::new(&engine(threads), net, cfg).unwrap();
+    trainer.fit(&train, None, &mut |_| Ok(())).unwrap();
+    bits(trainer.network())
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! Training: gradients, convergence, determinism across thread counts,
 //! allocation-free steps, divergence, embedding with f32 arrays.
 
-use fastnn::nn::optim::{AnyOptimizer, Optimizer, OptimizerConfig, SgdConfig};
-use fastnn::nn::{Activation, Architecture, Init, Loss, Network};
-use fastnn::preprocess::{Preprocess, PreprocessKind};
-use fastnn::train::{Inputs, Preset, Samples, TrainConfig, Trainer, Workspace, loss_and_gradients};
-use fastnn::{Error, evaluate, predict};
+use crate::util::engine;
+use fastnn::kernels::Parallelism;
+use fastnn::nn::{AnyOptimizer, Optimizer, Workspace, loss_and_gradients};
+use fastnn::{
+    Activation, Architecture, Engine, Error, FittedPreprocess, Images, Init, Loss, Network,
+    OptimizerConfig, Preprocess, Preset, Samples, SgdConfig, TrainConfig, Trainer, evaluate,
+    predict,
+};
 
 /// A separable toy problem: `n` 6×6 images of class 0 (ink on the left),
 /// 1 (ink on the right) or 2 (ink at the top), with pseudo-random noise.
@@ -36,6 +39,14 @@ fn names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("class {i}")).collect()
 }
 
+/// A network trained with `cfg` on `s` on `threads` threads.
+pub fn fit(cfg: &TrainConfig, s: &Samples, classes: usize, threads: usize) -> Network {
+    let net = cfg.build_network(s, &names(classes)).unwrap();
+    let mut trainer = Trainer::new(&engine(threads), net, cfg.clone()).unwrap();
+    trainer.fit(s, None, &mut |_| Ok(())).unwrap();
+    trainer.into_network()
+}
+
 fn small_config(hidden: Vec<usize>, act: Activation, loss: Loss) -> TrainConfig {
     TrainConfig {
         hidden,
@@ -54,7 +65,7 @@ fn gradients_match_finite_differences() {
     let rows: Vec<u32> = (0..5).collect();
     for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
         for loss in [Loss::Xent, Loss::Mse] {
-            for pre in [PreprocessKind::Scale, PreprocessKind::KerasNormalize] {
+            for pre in [Preprocess::Scale, Preprocess::KerasNormalize] {
                 let mut cfg = small_config(vec![7, 5], act, loss);
                 cfg.preprocess = pre;
                 let net = cfg.build_network(&samples, &names(3)).unwrap();
@@ -130,7 +141,7 @@ fn hand_computed_two_by_two_gradient() {
         activation: Activation::Relu,
         classes: 2,
         loss: Loss::Xent,
-        preprocess: Preprocess::Scale,
+        preprocess: FittedPreprocess::Scale,
     };
     let layer = fastnn::nn::Dense {
         inputs: 2,
@@ -170,10 +181,8 @@ fn learns_a_separable_problem_with_every_setting() {
                 let mut cfg = small_config(vec![16], act, loss);
                 cfg.optimizer = opt;
                 cfg.epochs = 8;
-                let mut net = cfg.build_network(&train, &names(3)).unwrap();
-                let mut trainer = Trainer::new(&net, cfg).unwrap();
-                trainer.fit(&mut net, &train, None, &mut |_| {}).unwrap();
-                let eval = evaluate(&net, &test).unwrap();
+                let net = fit(&cfg, &train, 3, 2);
+                let eval = evaluate(&engine(2), &net, &test).unwrap();
                 assert!(eval.accuracy > 0.95, "{act:?} {loss:?} {opt:?}: {eval:?}");
                 let total: u32 = eval.confusion.iter().flatten().sum();
                 assert_eq!(total, 120);
@@ -189,22 +198,14 @@ fn f32_inputs_train_like_u8_inputs() {
     let u8s = Samples::from_u8(&pixels, &labels, 6, 6);
     let f32s = Samples::from_f32(&values, &labels, 6, 6);
     let cfg = small_config(vec![10], Activation::Relu, Loss::Xent);
-    let mut a = cfg.build_network(&u8s, &names(3)).unwrap();
-    let mut b = cfg.build_network(&f32s, &names(3)).unwrap();
-    Trainer::new(&a, cfg.clone())
-        .unwrap()
-        .fit(&mut a, &u8s, None, &mut |_| {})
-        .unwrap();
-    Trainer::new(&b, cfg)
-        .unwrap()
-        .fit(&mut b, &f32s, None, &mut |_| {})
-        .unwrap();
+    let a = fit(&cfg, &u8s, 3, 2);
+    let b = fit(&cfg, &f32s, 3, 2);
     for (la, lb) in a.layers().iter().zip(b.layers()) {
         for (x, y) in la.weight.iter().zip(&lb.weight) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
     }
-    let p = predict(&b, Inputs::F32(&values), &[0, 1, 2]).unwrap();
+    let p = predict(&engine(2), &b, Images::F32(&values), &[0, 1, 2]).unwrap();
     assert_eq!(p.len(), 3);
     assert!(
         p.iter()
@@ -221,11 +222,9 @@ fn a_diverging_run_stops_with_a_clear_error() {
         lr: 1e30,
         momentum: 0.0,
     });
-    let mut net = cfg.build_network(&s, &names(3)).unwrap();
-    let err = Trainer::new(&net, cfg)
-        .unwrap()
-        .fit(&mut net, &s, None, &mut |_| {})
-        .unwrap_err();
+    let net = cfg.build_network(&s, &names(3)).unwrap();
+    let mut trainer = Trainer::new(&engine(1), net, cfg).unwrap();
+    let err = trainer.fit(&s, None, &mut |_| Ok(())).unwrap_err();
     assert!(matches!(err, Error::Diverged(_)), "{err}");
     assert!(err.to_string().contains("the loss became"), "{err}");
 }
@@ -236,21 +235,27 @@ fn bad_samples_are_refused() {
     let s = Samples::from_u8(&pixels, &labels, 6, 6);
     let cfg = small_config(vec![4], Activation::Relu, Loss::Xent);
     let net = cfg.build_network(&s, &names(3)).unwrap();
+    let e = engine(1);
     labels[4] = 7;
     let bad = Samples::from_u8(&pixels, &labels, 6, 6);
-    let err = evaluate(&net, &bad).unwrap_err().to_string();
+    let err = evaluate(&e, &net, &bad).unwrap_err().to_string();
     assert!(err.contains("label 7 of image 4"), "{err}");
     let short = Samples::from_u8(&pixels[1..], &labels, 6, 6);
-    assert!(evaluate(&net, &short).is_err());
+    assert!(evaluate(&e, &net, &short).is_err());
+    let empty = Samples::from_u8(&[], &[], 6, 6);
+    let err = evaluate(&e, &net, &empty).unwrap_err().to_string();
+    assert!(err.contains("no images"), "{err}");
     let wrong_shape = Samples::from_u8(&pixels, &labels, 4, 9);
     assert!(
-        evaluate(&net, &wrong_shape)
+        evaluate(&e, &net, &wrong_shape)
             .unwrap_err()
             .to_string()
             .contains("4x9")
     );
-    let err = predict(&net, Inputs::U8(&pixels), &[10]).unwrap_err();
+    let err = predict(&e, &net, Images::U8(&pixels), &[10]).unwrap_err();
     assert!(err.to_string().contains("out of range"), "{err}");
+    let err = predict(&e, &net, Images::U8(&pixels[1..]), &[0]).unwrap_err();
+    assert!(err.to_string().contains("not whole images"), "{err}");
 }
 
 /// Weights of a network, bit for bit.
@@ -269,20 +274,7 @@ fn same_seed_same_bits_for_any_thread_count() {
         let mut cfg = small_config(hidden, Activation::Relu, Loss::Xent);
         cfg.batch_size = batch;
         cfg.epochs = 2;
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let mut net = cfg.build_network(&s, &names(3)).unwrap();
-                Trainer::new(&net, cfg.clone())
-                    .unwrap()
-                    .fit(&mut net, &s, None, &mut |_| {})
-                    .unwrap();
-                bits(&net)
-            })
-        };
+        let run = |threads: usize| bits(&fit(&cfg, &s, 3, threads));
         let one = run(1);
         for t in [2, 3, 4, 8] {
             assert!(one == run(t), "{t} threads differ from 1 (batch {batch})");
@@ -337,9 +329,9 @@ fn a_training_step_allocates_nothing() {
     let (pixels, labels) = toy(512);
     let s = Samples::from_u8(&pixels, &labels, 6, 6);
     for (threads, pre) in [
-        (1, PreprocessKind::Scale),
-        (2, PreprocessKind::KerasNormalize),
-        (3, PreprocessKind::Standardize),
+        (1, Preprocess::Scale),
+        (2, Preprocess::KerasNormalize),
+        (3, Preprocess::Standardize),
     ] {
         let mut cfg = small_config(vec![300, 40], Activation::Relu, Loss::Xent);
         cfg.batch_size = 64;
@@ -357,7 +349,7 @@ fn a_training_step_allocates_nothing() {
             let mut opt = AnyOptimizer::new(cfg.optimizer, &net.tensor_lens());
             let mut ws = Workspace::new(&net, 64, true);
             let rows: Vec<u32> = (0..64).map(|i| (i * 7 % 512) as u32).collect();
-            let par = fastnn::train::current_parallelism();
+            let par = parallelism(threads);
             // Warm-up: per-thread packing buffers are sized on first use.
             for _ in 0..3 {
                 ws.step(&mut net, &mut opt, &s, &rows, par);
@@ -382,10 +374,10 @@ fn presets_match_the_tutorials() {
         (f.hidden.clone(), f.epochs, f.batch_size),
         (vec![128], 9, 32)
     );
-    assert_eq!(f.preprocess, PreprocessKind::Scale);
+    assert_eq!(f.preprocess, Preprocess::Scale);
     let m = TrainConfig::preset(Preset::Mnist);
     assert_eq!((m.hidden.clone(), m.epochs), (vec![128, 128], 3));
-    assert_eq!(m.preprocess, PreprocessKind::KerasNormalize);
+    assert_eq!(m.preprocess, Preprocess::KerasNormalize);
     assert_eq!(m.init, Init::GlorotUniform);
     let OptimizerConfig::Adam(a) = m.optimizer else {
         panic!("Adam expected")
@@ -418,7 +410,7 @@ fn a_fused_step_equals_gradients_then_the_optimizer() {
             opt.begin_step();
             let mut layers: Vec<_> = want.layers().to_vec();
             for (l, layer) in layers.iter_mut().enumerate() {
-                let seq = fastnn::kernels::Parallelism::Sequential;
+                let seq = Parallelism::Sequential;
                 opt.update(2 * l, &mut layer.weight, &gw[l], seq);
                 opt.update(2 * l + 1, &mut layer.bias, &gb[l], seq);
             }
@@ -433,7 +425,7 @@ fn a_fused_step_equals_gradients_then_the_optimizer() {
                 .build()
                 .unwrap()
                 .install(|| {
-                    let par = fastnn::train::current_parallelism();
+                    let par = parallelism(threads);
                     for _ in 0..3 {
                         ws.step(&mut got, &mut opt, &s, &rows, par);
                     }
@@ -455,8 +447,60 @@ fn a_fused_step_equals_gradients_then_the_optimizer() {
     }
 }
 
+/// How an engine of `threads` threads splits products.
+fn parallelism(threads: usize) -> Parallelism {
+    if threads > 1 {
+        Parallelism::Tiles
+    } else {
+        Parallelism::Sequential
+    }
+}
+
+#[test]
+fn a_trainer_refuses_settings_of_another_network() {
+    let (pixels, labels) = toy(30);
+    let s = Samples::from_u8(&pixels, &labels, 6, 6);
+    let cfg = small_config(vec![8], Activation::Relu, Loss::Xent);
+    let net = cfg.build_network(&s, &names(3)).unwrap();
+    let mut other = cfg.clone();
+    other.hidden = vec![9];
+    let err = Trainer::new(&Engine::new(1).unwrap(), net.clone(), other).unwrap_err();
+    assert!(err.to_string().contains("hidden layers [8]"), "{err}");
+    other = cfg.clone();
+    other.activation = Activation::Tanh;
+    assert!(Trainer::new(&engine(1), net, other).is_err());
+}
+
+#[test]
+fn an_engine_is_the_only_thread_setting() {
+    // Training inside another rayon pool uses the engine's threads, and
+    // gives the same bits as outside.
+    let (pixels, labels) = toy(200);
+    let s = Samples::from_u8(&pixels, &labels, 6, 6);
+    let cfg = small_config(vec![40], Activation::Relu, Loss::Xent);
+    let outside = bits(&fit(&cfg, &s, 3, 2));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let inside = pool.install(|| bits(&fit(&cfg, &s, 3, 2)));
+    assert!(inside == outside);
+    let e = engine(3);
+    assert_eq!(e.threads(), 3);
+    let mut trainer = Trainer::new(&e, cfg.build_network(&s, &names(3)).unwrap(), cfg).unwrap();
+    trainer
+        .fit(&s, None, &mut |e| {
+            if let fastnn::Event::Step { .. } = e {
+                assert_eq!(rayon::current_num_threads(), 3);
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(trainer.engine().threads(), 3);
+}
+
 /// `net` with its layers replaced.
-fn rebuild(net: &Network, layers: Vec<fastnn::nn::Dense>) -> Network {
+fn rebuild(net: &Network, layers: Vec<fastnn::Dense>) -> Network {
     let arch = net.architecture().clone();
     Network::from_parts(arch, layers, net.class_names().to_vec()).unwrap()
 }

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 
 pub use tempfile::TempDir;
 
+/// An engine of `threads` threads.
+pub fn engine(threads: usize) -> fastnn::Engine {
+    fastnn::Engine::new(threads).expect("start threads")
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn temp_dir() -> TempDir {
     tempfile::Builder::new()

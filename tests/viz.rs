@@ -9,7 +9,7 @@ use fastnn::viz::{
 };
 use image::{Rgb, RgbImage};
 
-const NAMES: [&str; 10] = fastnn::dataset::FASHION_CLASSES;
+const NAMES: [&str; 10] = fastnn::FASHION_CLASSES;
 
 /// A 28×28 image whose every pixel differs from its neighbours and from
 /// the other images' (for `k` < 5).
@@ -256,8 +256,8 @@ fn training_curves_and_confusion_matrix_are_pngs() {
             epoch: e,
             train_loss: 0.6 / e as f64,
             train_acc: 0.8 + 0.03 * e as f64,
-            test_loss: (e != 2).then_some(0.7 / e as f64),
-            test_acc: (e != 2).then_some(0.79 + 0.02 * e as f64),
+            val_loss: (e != 2).then_some(0.7 / e as f64),
+            val_acc: (e != 2).then_some(0.79 + 0.02 * e as f64),
         })
         .collect();
     let curves = dir.path().join("curves.png");

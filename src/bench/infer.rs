@@ -4,7 +4,10 @@
 
 use super::{Machine, Record, median, spread};
 use crate::Result;
-use crate::train::{Inputs, Preset, Samples, TrainConfig, evaluate, predict};
+use crate::engine::Engine;
+use crate::infer::{evaluate, predict};
+use crate::samples::{Images, Samples};
+use crate::train::{Preset, TrainConfig};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -30,34 +33,35 @@ pub struct InferRow {
 }
 
 /// Measures a freshly initialized network of each preset (the weights do
-/// not change the work) on the current rayon pool.
-pub fn run(sets: &[(Preset, Samples, Samples, Vec<String>)], runs: usize) -> Result<Vec<InferRow>> {
+/// not change the work) on `engine`.
+pub fn run(
+    engine: &Engine,
+    sets: &[(Preset, Samples, Samples, Vec<String>)],
+    runs: usize,
+) -> Result<Vec<InferRow>> {
     let mut rows = Vec::new();
     for (preset, train, test, classes) in sets {
         let net = TrainConfig::preset(*preset).build_network(train, classes)?;
-        evaluate(&net, test)?; // warm-up
+        evaluate(engine, &net, test)?; // warm-up
         let mut secs: Vec<f64> = (0..runs)
             .map(|_| {
                 let t = Instant::now();
-                evaluate(&net, test).map(|_| t.elapsed().as_secs_f64())
+                evaluate(engine, &net, test).map(|_| t.elapsed().as_secs_f64())
             })
             .collect::<Result<_>>()?;
-        let images = match test.inputs {
-            Inputs::U8(p) => p,
-            Inputs::F32(_) => unreachable!("benchmarks use the u8 datasets"),
-        };
+        let images: Images = test.images;
         let mut lat: Vec<f64> = (0..200)
             .map(|i| {
                 let t = Instant::now();
-                predict(&net, Inputs::U8(images), &[i % test.len()])
+                predict(engine, &net, images, &[i % test.len()])
                     .map(|_| t.elapsed().as_secs_f64() * 1e3)
             })
             .collect::<Result<_>>()?;
         let (s_spread, l_spread) = (spread(&secs), spread(&lat));
         let med = median(&mut secs);
         rows.push(InferRow {
-            preset: format!("{preset:?}").to_lowercase(),
-            threads: rayon::current_num_threads(),
+            preset: preset.name().into(),
+            threads: engine.threads(),
             test_set_seconds: med,
             test_set_spread: s_spread,
             images_per_second: test.len() as f64 / med,

@@ -361,10 +361,7 @@ pub fn run(threads: usize, quick: bool) -> Vec<KernelRow> {
     use crate::kernels::cpu::measure_fma_peak_gflops;
     let threads = threads.max(1);
     let (rounds, min_s) = if quick { (5, 0.003) } else { (15, 0.02) };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .ok();
+    let pool = crate::engine::Engine::new(threads).ok();
     let par = if threads > 1 {
         Parallelism::Tiles
     } else {

@@ -16,6 +16,110 @@ pub mod train;
 
 use serde::Serialize;
 
+use crate::Result;
+use crate::dataset::Split;
+use crate::engine::{Engine, available_cores};
+use crate::run::open_dataset;
+use crate::train::Preset;
+
+/// What `fastnn bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum BenchWhat {
+    /// GEMM kernels on the trainer's shapes against matrixmultiply.
+    Kernels,
+    /// Training epochs of both presets at batch 32 and 256.
+    Train,
+    /// Evaluating the test set, and batch-1 latency.
+    Infer,
+}
+
+/// Runs the benchmarks `what` (all of them when `None`) for each thread
+/// count (1 and all cores when empty), handing each table to `print` as
+/// soon as it is measured; returns every record in the common schema.
+pub fn run(
+    what: Option<BenchWhat>,
+    threads: &[usize],
+    quick: bool,
+    print: &mut dyn FnMut(String),
+) -> Result<Vec<serde_json::Value>> {
+    let all = available_cores();
+    let mut threads = match threads {
+        [] => vec![1, all],
+        t => t.to_vec(),
+    };
+    threads.dedup();
+    let wants = |w: BenchWhat| what.is_none_or(|x| x == w);
+    print(format!(
+        "fastnn {} on {} ({all} cores)",
+        env!("CARGO_PKG_VERSION"),
+        crate::kernels::cpu::describe()
+    ));
+    let mut records = Vec::new();
+    fn json(v: impl Serialize) -> Result<serde_json::Value> {
+        serde_json::to_value(v).map_err(|e| crate::Error::Config(e.to_string()))
+    }
+    if wants(BenchWhat::Kernels) {
+        let mut rows = Vec::new();
+        for &t in &threads {
+            rows.extend(kernels::run(t, quick));
+        }
+        print(format!(
+            "\nGEMM kernels (median GFLOP/s; share of the measured FMA peak)\n{}",
+            kernels::format_table(&rows)
+        ));
+        records.push(json(kernels::records(&rows))?);
+    }
+    if wants(BenchWhat::Train) || wants(BenchWhat::Infer) {
+        let (fashion, mnist) = (open_dataset("fashion")?, open_dataset("mnist")?);
+        let sets = [(Preset::Fashion, &fashion), (Preset::Mnist, &mnist)];
+        if wants(BenchWhat::Train) {
+            let sets: Vec<_> = sets
+                .iter()
+                .map(|(p, ds)| (*p, ds.train(), ds.classes().to_vec()))
+                .collect();
+            let runs = if quick { 1 } else { 3 };
+            let rows = train::run(&sets, &threads, runs)?;
+            print(format!(
+                "\nTraining epochs (median of {runs} after a warm-up epoch; data in memory, \
+                 evaluation excluded)\n{}",
+                train::format_table(&rows)
+            ));
+            records.push(json(train::records(&rows))?);
+        }
+        if wants(BenchWhat::Infer) {
+            let sets: Vec<_> = sets
+                .iter()
+                .map(|(p, ds)| {
+                    (
+                        *p,
+                        ds.train(),
+                        ds.samples(Split::Test),
+                        ds.classes().to_vec(),
+                    )
+                })
+                .collect();
+            let runs = if quick { 3 } else { 7 };
+            let mut rows = Vec::new();
+            for &t in &threads {
+                rows.extend(infer::run(&Engine::new(t)?, &sets, runs)?);
+            }
+            print(format!(
+                "\nInference (whole test set, median of {runs}; batch-1 latency, median of 200)\n{}",
+                infer::format_table(&rows)
+            ));
+            records.push(json(infer::records(&rows))?);
+        }
+    }
+    Ok(records
+        .into_iter()
+        .flat_map(|v| match v {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        })
+        .collect())
+}
+
 /// One measured result in the common schema.
 #[derive(Clone, Debug, Serialize)]
 pub struct Record<T: Serialize> {
@@ -73,7 +177,7 @@ impl Machine {
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
         Machine {
             cpu,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: available_cores(),
             simd: crate::kernels::cpu::describe(),
             compiled_features: crate::kernels::cpu::compiled_features(),
             fastnn_version: env!("CARGO_PKG_VERSION"),

@@ -4,8 +4,10 @@
 
 use super::{Machine, Record, median, spread};
 use crate::Result;
+use crate::engine::Engine;
 use crate::kernels::cpu::measure_fma_peak_gflops;
-use crate::train::{Preset, Samples, TrainConfig, Trainer};
+use crate::samples::Samples;
+use crate::train::{Preset, TrainConfig, Trainer};
 use serde::Serialize;
 
 /// One measured configuration.
@@ -40,9 +42,10 @@ pub struct TrainRow {
 }
 
 /// Times `runs` epochs (after one untimed warm-up epoch when `runs > 1`) of
-/// `preset` at `batch_size` on the current rayon pool; returns the seconds of
-/// each timed epoch.
+/// `preset` at `batch_size` on `engine`; returns the seconds of each timed
+/// epoch.
 pub fn time_epochs(
+    engine: &Engine,
     preset: Preset,
     batch_size: usize,
     train: &Samples,
@@ -51,13 +54,13 @@ pub fn time_epochs(
 ) -> Result<Vec<f64>> {
     let mut config = TrainConfig::preset(preset);
     config.batch_size = batch_size;
-    let mut net = config.build_network(train, classes)?;
-    let mut trainer = Trainer::new(&net, config)?;
+    let net = config.build_network(train, classes)?;
+    let mut trainer = Trainer::new(engine, net, config)?;
     if runs > 1 {
-        trainer.train_epoch(&mut net, train, &mut |_| {})?;
+        trainer.train_epoch(train, &mut |_| Ok(()))?;
     }
     (0..runs)
-        .map(|_| Ok(trainer.train_epoch(&mut net, train, &mut |_| {})?.seconds))
+        .map(|_| Ok(trainer.train_epoch(train, &mut |_| Ok(()))?.seconds))
         .collect()
 }
 
@@ -70,10 +73,7 @@ pub fn run(
 ) -> Result<Vec<TrainRow>> {
     let mut rows = Vec::new();
     for (preset, train, classes) in datasets {
-        let name = match preset {
-            Preset::Fashion => "fashion",
-            Preset::Mnist => "mnist",
-        };
+        let name = preset.name();
         let arch_flops = {
             let cfg = TrainConfig::preset(*preset);
             let net = cfg.build_network(train, classes)?;
@@ -83,14 +83,9 @@ pub fn run(
         for batch_size in [32, 256] {
             let mut one_thread = None;
             for &t in threads {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(t)
-                    .build()
-                    .map_err(|e| crate::Error::Config(format!("cannot start {t} threads: {e}")))?;
-                let (mut secs, peak) = pool.install(|| -> Result<_> {
-                    let secs = time_epochs(*preset, batch_size, train, classes, runs)?;
-                    Ok((secs, measure_fma_peak_gflops(t)))
-                })?;
+                let engine = Engine::new(t)?;
+                let mut secs = time_epochs(&engine, *preset, batch_size, train, classes, runs)?;
+                let peak = measure_fma_peak_gflops(t);
                 let [min, max] = spread(&secs);
                 let med = median(&mut secs);
                 if t == 1 {

@@ -7,8 +7,8 @@
 //! [`parse`] is a pure function on bytes: it checks every header field and the
 //! exact file length before anyone allocates or indexes from the header, so a
 //! hostile file can neither panic nor make us reserve memory it does not back.
-//! [`IdxFile::open`] maps a file (or the decompressed cache of a `.gz`) and
-//! hands out [`IdxView`]s over it:
+//! This module is the format alone; `idx_file` maps files from disk (or the
+//! decompressed cache of a `.gz`) and hands out [`IdxView`]s over them:
 //!
 //! - u8 and i8 data are single bytes, so endianness does not matter and
 //!   [`IdxView::slice`] borrows them straight from the map (zero-copy);
@@ -27,12 +27,7 @@
 //! assert_eq!(view.slice::<u8>().unwrap(), &[1, 2, 3, 4, 5, 6]);
 //! ```
 
-mod map;
-
 use std::fmt;
-use std::path::{Path, PathBuf};
-
-pub use map::{IdxFile, cache_dir_for, cached_path, open_with_cache};
 
 /// The most dimensions an IDX file may declare. The format allows 255, but
 /// real files have 1 to 4; the cap keeps [`Header`] small and `Copy` and
@@ -40,7 +35,7 @@ pub use map::{IdxFile, cache_dir_for, cached_path, open_with_cache};
 pub const MAX_DIMS: usize = 16;
 
 /// Bytes before the dimension sizes: magic (2), type (1), dimension count (1).
-const PREFIX_LEN: usize = 4;
+pub(crate) const PREFIX_LEN: usize = 4;
 
 /// What is wrong with an IDX file's bytes. Each message is one line; the
 /// caller ([`crate::Error::Idx`]) prefixes the file name.
@@ -289,7 +284,7 @@ impl Header {
         self.header_len() + self.data_len()
     }
 
-    fn length_error(&self, found: usize) -> IdxError {
+    pub(crate) fn length_error(&self, found: usize) -> IdxError {
         let (expected, found) = (self.file_len() as u64, found as u64);
         let dims = self.dims().to_vec();
         let elem = self.elem;
@@ -445,6 +440,13 @@ pub struct IdxView<'a> {
 }
 
 impl<'a> IdxView<'a> {
+    /// A view of `data` already validated against `header` (by [`parse`]
+    /// on the bytes it comes from).
+    pub(crate) fn validated(header: Header, data: &'a [u8]) -> Self {
+        debug_assert_eq!(data.len(), header.data_len());
+        IdxView { header, data }
+    }
+
     /// Validates a whole file's bytes ([`parse`]) and views them.
     pub fn new(bytes: &'a [u8]) -> Result<Self, IdxError> {
         let header = parse(bytes)?;
@@ -531,74 +533,6 @@ impl<T: Element> DoubleEndedIterator for Values<'_, T> {
 }
 
 impl<T: Element> ExactSizeIterator for Values<'_, T> {}
-
-/// What `fastnn data info` prints about one IDX file.
-#[derive(Clone, Debug)]
-pub struct FileInfo {
-    /// The file as given.
-    pub path: PathBuf,
-    /// Its header.
-    pub header: Header,
-    /// Its length on disk (for a `.gz`, the compressed length).
-    pub disk_len: u64,
-    /// For a label file (one dimension of u8): how many of each value,
-    /// indexed by value, up to the largest one present.
-    pub histogram: Option<Vec<u64>>,
-}
-
-impl fmt::Display for FileInfo {
-    /// One line with path, type, dims and count; for label files a second
-    /// line with the class histogram.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = &self.header;
-        write!(
-            f,
-            "{}: {} {}, {} values, {} bytes on disk",
-            self.path.display(),
-            h.elem_type(),
-            DimsFmt(h.dims()),
-            h.count(),
-            self.disk_len
-        )?;
-        if let Some(hist) = &self.histogram {
-            write!(f, "\n  classes: {}; histogram:", hist.len())?;
-            for (class, n) in hist.iter().enumerate() {
-                write!(f, " {class}:{n}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Opens and validates one IDX file (raw or `.gz`) and summarizes it.
-pub fn info(path: impl AsRef<Path>) -> crate::Result<FileInfo> {
-    let path = path.as_ref();
-    let file = IdxFile::open(path)?;
-    let header = *file.header();
-    let disk_len = std::fs::metadata(path)
-        .map_err(|e| crate::Error::io(path, e))?
-        .len();
-    let histogram = match (header.elem_type(), header.dims().len()) {
-        (ElemType::U8, 1) => Some(histogram(file.data())),
-        _ => None,
-    };
-    Ok(FileInfo {
-        path: path.to_path_buf(),
-        header,
-        disk_len,
-        histogram,
-    })
-}
-
-/// Counts of each byte value, trimmed after the largest value present.
-pub(crate) fn histogram(bytes: &[u8]) -> Vec<u64> {
-    let mut counts = [0u64; 256];
-    for &b in bytes {
-        counts[b as usize] += 1;
-    }
-    let len = counts.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
-    counts[..len].to_vec()
-}
 
 /// Fuzz body (`fuzz/fuzz_targets/idx_parse.rs`, replayed by the tests):
 /// parses arbitrary bytes and asserts the header invariants on success.

@@ -5,16 +5,27 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// How initial weights are drawn (biases start at zero).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Init {
-    /// Keras's default: uniform in `±√(6 / (fan_in + fan_out))`.
+    /// Glorot (Xavier) uniform, Keras's default: `±√(6 / (fan_in + fan_out))`.
+    #[cfg_attr(feature = "cli", value(name = "glorot"))]
     GlorotUniform,
     /// He (Kaiming) uniform, for deep relu stacks: `±√(6 / fan_in)`.
+    #[cfg_attr(feature = "cli", value(name = "he"))]
     HeUniform,
 }
 
 impl Init {
+    /// The name `--init` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::GlorotUniform => "glorot",
+            Init::HeUniform => "he",
+        }
+    }
+
     /// The bound of the uniform distribution.
     pub fn limit(self, fan_in: usize, fan_out: usize) -> f32 {
         match self {

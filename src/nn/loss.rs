@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 /// The training loss. Both take the output layer's linear logits, so the
 /// softmax is applied exactly once (the tutorial's double softmax is a bug
 /// fastnn does not copy).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
     /// Sparse categorical cross-entropy fused with the softmax.

@@ -1,17 +1,28 @@
-//! Networks: dense layers, activations, losses, initializers, optimizers.
+//! The network's maths: dense layers with their forward and backward
+//! passes, activations, losses, initializers, optimizers, and the
+//! [`Workspace`] a pass runs in.
+//!
+//! [`Activation`] is defined beside the kernels, which fuse it into the
+//! products' epilogue in registers; it is re-exported here, where the
+//! network uses it.
 
 mod dense;
 mod init;
 mod loss;
-pub mod optim;
+pub(crate) mod optim;
+mod workspace;
 
 pub use crate::kernels::Activation;
 pub use dense::Dense;
 pub use init::Init;
 pub use loss::Loss;
+pub use optim::{
+    Adam, AdamConfig, AnyOptimizer, Optimizer, OptimizerConfig, OptimizerKind, Sgd, SgdConfig,
+};
+pub use workspace::{Workspace, loss_and_gradients};
 
 use crate::kernels::KernelChoice;
-use crate::preprocess::Preprocess;
+use crate::preprocess::FittedPreprocess;
 use crate::{Error, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -33,7 +44,7 @@ pub struct Architecture {
     /// The loss the output is trained with.
     pub loss: Loss,
     /// How pixels become inputs.
-    pub preprocess: Preprocess,
+    pub preprocess: FittedPreprocess,
 }
 
 impl Architecture {

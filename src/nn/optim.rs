@@ -1,4 +1,4 @@
-//! Optimizers: a trait with a `Config` type and `step`, Adam and SGD.
+//! Optimizers: a trait with a `Config` type and `update`, Adam and SGD.
 //!
 //! An optimizer keeps one state slot per parameter tensor (each layer's
 //! weight, then its bias). A training step calls [`Optimizer::begin_step`]
@@ -241,6 +241,35 @@ impl Optimizer for Sgd {
     }
 }
 
+/// Which optimizer, without its settings (what `--optimizer` names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam.
+    Adam,
+    /// SGD with optional momentum.
+    Sgd,
+}
+
+impl OptimizerKind {
+    /// The name `--optimizer` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Sgd => "sgd",
+        }
+    }
+
+    /// This optimizer with its default settings.
+    pub fn default_config(self) -> OptimizerConfig {
+        match self {
+            OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig::default()),
+            OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig::default()),
+        }
+    }
+}
+
 /// Which optimizer to train with, and its settings.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -252,12 +281,17 @@ pub enum OptimizerConfig {
 }
 
 impl OptimizerConfig {
+    /// Which optimizer.
+    pub fn kind(&self) -> OptimizerKind {
+        match self {
+            OptimizerConfig::Adam(_) => OptimizerKind::Adam,
+            OptimizerConfig::Sgd(_) => OptimizerKind::Sgd,
+        }
+    }
+
     /// The name `--optimizer` uses.
     pub fn name(&self) -> &'static str {
-        match self {
-            OptimizerConfig::Adam(_) => "adam",
-            OptimizerConfig::Sgd(_) => "sgd",
-        }
+        self.kind().name()
     }
 
     /// The learning rate.
@@ -265,6 +299,23 @@ impl OptimizerConfig {
         match self {
             OptimizerConfig::Adam(c) => c.lr,
             OptimizerConfig::Sgd(c) => c.lr,
+        }
+    }
+
+    /// The same settings with learning rate `lr`.
+    pub fn with_lr(mut self, lr: f32) -> Self {
+        match &mut self {
+            OptimizerConfig::Adam(c) => c.lr = lr,
+            OptimizerConfig::Sgd(c) => c.lr = lr,
+        }
+        self
+    }
+
+    /// The SGD momentum (`None` for Adam).
+    pub fn momentum(&self) -> Option<f32> {
+        match self {
+            OptimizerConfig::Adam(_) => None,
+            OptimizerConfig::Sgd(c) => Some(c.momentum),
         }
     }
 
@@ -312,6 +363,24 @@ pub enum AnyOptimizer {
     Adam(Adam),
     /// SGD.
     Sgd(Sgd),
+}
+
+impl AnyOptimizer {
+    /// Which optimizer this is.
+    pub fn kind(&self) -> OptimizerKind {
+        match self {
+            AnyOptimizer::Adam(_) => OptimizerKind::Adam,
+            AnyOptimizer::Sgd(_) => OptimizerKind::Sgd,
+        }
+    }
+
+    /// Lengths of the parameter tensors it keeps state for, in slot order.
+    pub fn tensor_lens(&self) -> Vec<usize> {
+        match self {
+            AnyOptimizer::Adam(o) => o.m.iter().map(|b| b.len()).collect(),
+            AnyOptimizer::Sgd(o) => o.velocity.iter().map(|b| b.len()).collect(),
+        }
+    }
 }
 
 impl Optimizer for AnyOptimizer {

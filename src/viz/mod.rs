@@ -7,8 +7,9 @@
 //! and a confusion matrix, and prepares a user's own drawing (`--image`) the
 //! way MNIST was prepared.
 //!
-//! Everything takes plain data (pixel slices, names, numbers), so it does not
-//! depend on the dataset or network types.
+//! The drawing functions take plain data (pixel slices, names, numbers);
+//! [`Pictures`] composes them for a dataset and a run, as `fastnn train`,
+//! `show` and `predict` show them.
 //!
 //! Text is rendered by plotters through `ab_glyph` with DejaVu Sans compiled
 //! into the binary: the pictures look the same on a machine with no fonts
@@ -29,12 +30,10 @@ mod canvas;
 mod grid;
 mod input;
 mod plots;
+mod report;
 mod terminal;
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use image::{ImageEncoder as _, RgbImage};
 
@@ -43,6 +42,7 @@ use crate::{Error, Result};
 pub use grid::{GridLayout, Prediction, grid_layout, image_grid, prediction_card, prediction_grid};
 pub use input::prepare_user_image;
 pub use plots::{EpochPoint, confusion_matrix_png, training_curves};
+pub use report::{Pictures, labeled, predictions};
 pub use terminal::{
     ColorMode, detect_color_mode, terminal_columns, terminal_predictions, terminal_preview,
 };
@@ -87,7 +87,7 @@ fn check_pixels(pixels: &[u8], rows: usize, cols: usize) {
 /// so a crash or a full disk never leaves a truncated picture behind.
 pub fn save_png(img: &RgbImage, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    write_atomically(path, |w| {
+    crate::files::write_atomically(path, |w| {
         image::codecs::png::PngEncoder::new(w)
             .write_image(
                 img.as_raw(),
@@ -100,73 +100,4 @@ pub fn save_png(img: &RgbImage, path: impl AsRef<Path>) -> Result<()> {
                 e => Error::invalid(path, format!("cannot encode PNG: {e}")),
             })
     })
-}
-
-/// Runs `write` on a temporary file beside `path`, then renames it to `path`;
-/// on any failure the temporary file is removed and `path` is untouched.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid(path, "not a file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    let result = (|| {
-        let file = File::create(&tmp).map_err(|e| Error::io(path, e))?;
-        let mut w = BufWriter::new(file);
-        write(&mut w)?;
-        let file = w
-            .into_inner()
-            .map_err(|e| Error::io(path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn save_png_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("fastnn-viz-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.png");
-        save_png(&RgbImage::new(3, 2), &path).unwrap();
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [std::ffi::OsString::from("a.png")]);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn failed_write_removes_the_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("fastnn-viz-unit2-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("b.bin");
-        let err = write_atomically(&path, |w| {
-            w.write_all(b"partial").map_err(|e| Error::io(&path, e))?;
-            Err(Error::invalid(&path, "boom"))
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("boom"));
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -10,8 +10,8 @@ use super::canvas::{self, Align, INK, WHITE};
 use super::save_png;
 use crate::{Error, Result};
 
-/// The metrics of one epoch; the test values are absent when the run did not
-/// evaluate after that epoch.
+/// The metrics of one epoch; the validation values are absent when the run
+/// did not evaluate after that epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochPoint {
     /// Epoch number, from 1.
@@ -20,18 +20,18 @@ pub struct EpochPoint {
     pub train_loss: f64,
     /// Training accuracy over the epoch, in [0, 1].
     pub train_acc: f64,
-    /// Test loss after the epoch.
-    pub test_loss: Option<f64>,
-    /// Test accuracy after the epoch, in [0, 1].
-    pub test_acc: Option<f64>,
+    /// Validation loss after the epoch.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy after the epoch, in [0, 1].
+    pub val_acc: Option<f64>,
 }
 
 const CURVES_SIZE: (u32, u32) = (1100, 440);
 const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
-const TEST_COLOR: RGBColor = RGBColor(255, 127, 14);
+const VAL_COLOR: RGBColor = RGBColor(255, 127, 14);
 
 /// Writes the training curves as a PNG: loss on the left, accuracy on the
-/// right, train and test per epoch. The gap between the two accuracy curves
+/// right, train and validation per epoch. The gap between the two accuracy curves
 /// is the overfitting the tutorial explains.
 ///
 /// # Errors
@@ -52,14 +52,14 @@ pub fn training_curves(epochs: &[EpochPoint], path: impl AsRef<Path>) -> Result<
             "Loss",
             "loss",
             epochs,
-            |p| (p.train_loss, p.test_loss),
+            |p| (p.train_loss, p.val_loss),
             false,
         );
         let acc = Panel::new(
             "Accuracy",
             "accuracy",
             epochs,
-            |p| (p.train_acc, p.test_acc),
+            |p| (p.train_acc, p.val_acc),
             true,
         );
         loss.draw(&left)
@@ -74,13 +74,13 @@ struct Panel {
     title: &'static str,
     y_desc: &'static str,
     train: Vec<(usize, f64)>,
-    test: Vec<(usize, f64)>,
+    val: Vec<(usize, f64)>,
     /// Accuracy lives in [0, 1]; padding must not leave that range.
     clamp_unit: bool,
 }
 
 impl Panel {
-    /// The panel of one metric; `metric` gives its train and test values.
+    /// The panel of one metric; `metric` gives its train and validation values.
     fn new(
         title: &'static str,
         y_desc: &'static str,
@@ -94,7 +94,7 @@ impl Panel {
             title,
             y_desc,
             train: values.iter().map(|&(e, (v, _))| (e, v)).collect(),
-            test: values
+            val: values
                 .iter()
                 .filter_map(|&(e, (_, v))| Some((e, v?)))
                 .collect(),
@@ -115,7 +115,7 @@ impl Panel {
         let points: Vec<(f64, f64)> = self
             .train
             .iter()
-            .chain(&self.test)
+            .chain(&self.val)
             .filter(finite)
             .map(|&(e, v)| (e as f64, v))
             .collect();
@@ -154,7 +154,7 @@ impl Panel {
             .draw()?;
         for (name, series, color) in [
             ("train", &self.train, TRAIN_COLOR),
-            ("test", &self.test, TEST_COLOR),
+            ("validation", &self.val, VAL_COLOR),
         ] {
             if series.is_empty() {
                 continue;

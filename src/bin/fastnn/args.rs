@@ -1,7 +1,10 @@
-//! Command-line arguments (the contract in DESIGN.md), turned into library
-//! configurations.
+//! Command-line arguments (the contract in DESIGN.md). The option types
+//! and enums are the library's own, with clap's parsers derived on them.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use fastnn::bench::BenchWhat;
+use fastnn::kernels::KernelChoice;
+use fastnn::{Split, TrainOptions};
 use std::path::PathBuf;
 
 /// fastnn: train small neural networks on MNIST-format images, fast.
@@ -23,124 +26,29 @@ pub enum Command {
     Predict(PredictArgs),
     /// Show dataset images with their class names (PNG or terminal preview).
     Show(ShowArgs),
-    /// Measure kernels or training speed.
+    /// Measure kernels, training and inference speed.
     Bench(BenchArgs),
-    /// Inspect IDX files and verify the shipped datasets.
+    /// Inspect IDX files; verify or install the shipped datasets.
     Data(DataArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PresetArg {
-    /// Fashion-MNIST, 784-128-10, pixels/255, 9 epochs.
-    Fashion,
-    /// MNIST, 784-128-128-10, keras-normalize, 3 epochs.
-    Mnist,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ActivationArg {
-    Relu,
-    Sigmoid,
-    Tanh,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LossArg {
-    /// Softmax cross-entropy.
-    Xent,
-    /// Mean squared error of the softmax against one-hot targets.
-    Mse,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum OptimizerArg {
-    Adam,
-    Sgd,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PreprocessArg {
-    /// pixels / 255.
-    Scale,
-    /// tf.keras.utils.normalize(x, axis=1).
-    KerasNormalize,
-    /// (pixels/255 - mean) / std of the training set.
-    Standardize,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum InitArg {
-    /// Glorot (Xavier) uniform, Keras's default.
-    Glorot,
-    /// He (Kaiming) uniform.
-    He,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum KernelArg {
-    /// fastnn's SIMD kernels.
-    Simd,
-    /// fastnn's blocking with a scalar micro-kernel.
-    Scalar,
-    /// The matrixmultiply crate.
-    Matrixmultiply,
-}
-
-/// Threads for the rayon pool.
+/// The engine's threads.
 #[derive(Args, Debug, Clone)]
 pub struct ThreadsArg {
-    /// Worker threads (default: all cores).
+    /// Worker threads [default: all cores].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 }
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Which tutorial program to reproduce; other flags override its settings.
-    #[arg(long, value_enum, default_value = "fashion")]
-    pub preset: PresetArg,
-    /// `fashion`, `mnist`, or a folder with the four IDX files (default: the
-    /// preset's dataset).
-    #[arg(long)]
-    pub dataset: Option<String>,
-    /// Hidden layer widths, comma-separated (e.g. 128,128).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=65536))]
-    pub hidden: Option<Vec<u32>>,
-    /// Hidden-layer activation.
-    #[arg(long, value_enum)]
-    pub activation: Option<ActivationArg>,
-    /// Loss function.
-    #[arg(long, value_enum)]
-    pub loss: Option<LossArg>,
-    /// Optimizer.
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerArg>,
-    /// Learning rate (default 0.001 for Adam, 0.01 for SGD).
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f32>,
-    /// SGD momentum, in [0, 1).
-    #[arg(long, allow_negative_numbers = true)]
-    pub momentum: Option<f32>,
-    /// Passes over the training set.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100000))]
-    pub epochs: Option<u32>,
-    /// Images per step.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536))]
-    pub batch_size: Option<u32>,
-    /// Pixel preprocessing.
-    #[arg(long, value_enum)]
-    pub preprocess: Option<PreprocessArg>,
-    /// Weight initializer.
-    #[arg(long, value_enum)]
-    pub init: Option<InitArg>,
-    /// Seed of the initial weights and the shuffles.
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub options: TrainOptions,
     #[command(flatten)]
     pub threads: ThreadsArg,
     /// Which kernels run the matrix products.
     #[arg(long, value_enum, default_value = "simd")]
-    pub kernel: KernelArg,
+    pub kernel: KernelChoice,
     /// Save the trained model (safetensors) here.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -153,7 +61,8 @@ pub struct TrainArgs {
     /// Save a checkpoint after every epoch into this folder.
     #[arg(long)]
     pub checkpoint_dir: Option<PathBuf>,
-    /// Continue training from a checkpoint.
+    /// Continue training from a checkpoint (only --epochs and --lr may
+    /// change its settings).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Print no pictures in the terminal.
@@ -166,7 +75,8 @@ pub struct EvalArgs {
     /// The model file.
     #[arg(long)]
     pub model: PathBuf,
-    /// `fashion`, `mnist`, or a folder (default: the one the model was trained on).
+    /// `fashion`, `mnist`, or a folder [default: the one the model was
+    /// trained on].
     #[arg(long)]
     pub dataset: Option<String>,
     #[command(flatten)]
@@ -188,18 +98,15 @@ pub struct PredictArgs {
     /// A PNG or JPEG picture of your own.
     #[arg(long)]
     pub image: Option<PathBuf>,
-    /// `fashion`, `mnist`, or a folder (default: the one the model was trained on).
+    /// `fashion`, `mnist`, or a folder [default: the one the model was
+    /// trained on].
     #[arg(long)]
     pub dataset: Option<String>,
     /// Write the predictions as a picture here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum SplitArg {
-    Train,
-    Test,
+    #[command(flatten)]
+    pub threads: ThreadsArg,
 }
 
 #[derive(Args, Debug)]
@@ -209,7 +116,7 @@ pub struct ShowArgs {
     pub dataset: String,
     /// Which split.
     #[arg(long, value_enum, default_value = "train")]
-    pub split: SplitArg,
+    pub split: Split,
     /// First image index.
     #[arg(long, default_value_t = 0)]
     pub start: usize,
@@ -221,22 +128,12 @@ pub struct ShowArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum BenchWhat {
-    /// GEMM kernels on the trainer's shapes against matrixmultiply.
-    Kernels,
-    /// Training epochs of both presets at batch 32 and 256.
-    Train,
-    /// Evaluating the test set, and batch-1 latency.
-    Infer,
-}
-
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// What to measure (default: both).
+    /// What to measure [default: all].
     #[arg(value_enum)]
     pub what: Option<BenchWhat>,
-    /// Thread counts to measure, comma-separated (default: 1 and all cores).
+    /// Thread counts to measure, comma-separated [default: 1 and all cores].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<Vec<u16>>,
     /// Fewer repetitions, for a quick look.
@@ -264,4 +161,15 @@ pub enum DataCommand {
     },
     /// Check the shipped datasets against their checksums.
     Verify,
+    /// Copy the shipped datasets into the per-user data folder, so that an
+    /// installed fastnn finds them from anywhere.
+    Install {
+        /// The data folder to copy from [default: $FASTNN_DATA or the
+        /// source checkout].
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The folder to copy to [default: the per-user data folder].
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
 }

@@ -1,8 +1,9 @@
-//! Printing: the Keras-style progress line, tables and summaries.
+//! Printing: errors, the Keras-style progress line, probabilities.
 
-use fastnn::train::{EpochStats, Event};
+use fastnn::{EpochStats, Event};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -12,9 +13,79 @@ pub static VERSION: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{}\n{}",
         env!("CARGO_PKG_VERSION"),
-        fastnn::kernels::cpu::describe()
+        fastnn::kernels::describe()
     )
 });
+
+/// The exit status of a command, printing its error as one line.
+pub fn exit(result: anyhow::Result<()>) -> ExitCode {
+    let Err(e) = result else {
+        return ExitCode::SUCCESS;
+    };
+    // A closed pipe (`fastnn ... | head`) is not a failure.
+    if let Some(io) = e.root_cause().downcast_ref::<std::io::Error>()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("fastnn: error: {}", one_line(&e));
+    ExitCode::FAILURE
+}
+
+/// An error and its causes on one line, each fact once: fastnn's errors
+/// already name their cause, which the chain would repeat.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+/// Help and version go to stdout as usual; a usage error is one line.
+pub fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::FAILURE;
+    }
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    eprintln!("fastnn: {line}");
+    ExitCode::FAILURE
+}
+
+/// Whether stdout is a terminal, and its width.
+pub fn terminal() -> Option<usize> {
+    let term = console::Term::stdout();
+    if !term.is_term() {
+        return None;
+    }
+    Some(term.size_checked().map_or(80, |(_, w)| w as usize))
+}
+
+/// The classes holding at least 0.5% of the probability, likeliest first.
+pub fn likeliest(p: &[f32], names: &[String]) -> String {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let parts: Vec<String> = order
+        .iter()
+        .filter(|&&c| p[c] >= 0.005)
+        .map(|&c| format!("{} {:.1}%", names[c], p[c] * 100.0))
+        .collect();
+    format!("    probabilities: {}", parts.join(", "))
+}
 
 /// Seconds and time per step as Keras prints them: `2s 1ms/step`.
 pub fn keras_time(seconds: f64, steps: usize) -> String {
@@ -95,7 +166,7 @@ impl Progress {
                     ));
                 }
             }
-            Event::EpochEnd(stats) => {
+            Event::EpochEnd { stats, .. } => {
                 let line = epoch_line(stats);
                 match self.bar.take() {
                     Some(bar) => {
@@ -116,8 +187,8 @@ fn line_tail(s: &EpochStats) -> String {
         s.loss,
         s.accuracy
     );
-    if let (Some(l), Some(a)) = (s.test_loss, s.test_accuracy) {
-        t += &format!(" - test_loss: {l:.4} - test_accuracy: {a:.4}");
+    if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
+        t += &format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}");
     }
     t
 }

@@ -1,4 +1,4 @@
-//! Keeping the rayon workers of a training loop awake between the parallel
+//! Keeping the engine's workers awake between the parallel
 //! products of a step.
 //!
 //! A batch-32 step has two parallel regions about 10 µs apart (the output

@@ -1,0 +1,89 @@
+//! `fastnn data verify`: the shipped files against their checksums.
+
+use std::fmt;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::find;
+use crate::idx_file::{cache_dir_for, open_with_cache};
+use crate::{Error, Result};
+
+/// The checksum file in the data directory: SHA-256 of each raw
+/// (decompressed) IDX file, `sha256sum` format.
+pub const CHECKSUM_FILE: &str = "SHA256SUMS";
+
+/// One line of `fastnn data verify`.
+#[derive(Clone, Debug)]
+pub struct VerifyRow {
+    /// The file, relative to the data directory, as in the checksum file.
+    pub file: String,
+    /// SHA-256 from the checksum file.
+    pub expected: String,
+    /// SHA-256 of the raw (decompressed) contents, or why it could not be read.
+    pub found: String,
+    /// Whether `found == expected`.
+    pub ok: bool,
+}
+
+impl fmt::Display for VerifyRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ok {
+            write!(f, "OK    {}", self.file)
+        } else {
+            write!(
+                f,
+                "FAIL  {}: expected sha256 {}, found {}",
+                self.file, self.expected, self.found
+            )
+        }
+    }
+}
+
+/// Checks every file listed in `dir`'s [`CHECKSUM_FILE`] (lines of
+/// `<sha256>  <relative path of the raw IDX file>`), reading the raw file or
+/// its `.gz`. A file that is missing or malformed gives a failing row; an
+/// unreadable or malformed checksum file is an error.
+pub fn verify_data(dir: &Path) -> Result<Vec<VerifyRow>> {
+    let sums = dir.join(CHECKSUM_FILE);
+    let text = std::fs::read_to_string(&sums).map_err(|e| Error::io(&sums, e))?;
+    let cache = cache_dir_for(dir);
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = line.split_once("  ").filter(|(hash, file)| {
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && !file.is_empty()
+        });
+        let Some((expected, file)) = parsed else {
+            return Err(Error::invalid(
+                &sums,
+                format!("line {}: expected \"<sha256>  <file>\"", n + 1),
+            ));
+        };
+        let path = dir.join(file);
+        let (parent, name) = (
+            path.parent().unwrap_or(dir),
+            path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        );
+        let found = name
+            .ok_or_else(|| Error::invalid(&path, "not a file name"))
+            .and_then(|name| find(parent, &name))
+            .and_then(|p| open_with_cache(p, &cache))
+            .map(|f| hex(&Sha256::digest(f.bytes())))
+            .unwrap_or_else(|e| e.to_string());
+        let expected = expected.to_ascii_lowercase();
+        rows.push(VerifyRow {
+            file: file.to_string(),
+            ok: found == expected,
+            expected,
+            found,
+        });
+    }
+    Ok(rows)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,133 @@
+//! What networks consume: [`Images`] (u8 pixels or f32 values, borrowed)
+//! and [`Samples`] (images with their labels and size).
+
+use crate::{Error, Result};
+
+/// Image values fed to a network, row-major, one image after another:
+/// u8 pixels (straight from a memory map or a caller's array, converted
+/// while packing with the network's preprocessing) or f32 values that the
+/// caller already prepared (used as they are).
+#[derive(Clone, Copy, Debug)]
+pub enum Images<'a> {
+    /// u8 pixels; the network's preprocessing applies.
+    U8(&'a [u8]),
+    /// f32 values, used as they are.
+    F32(&'a [f32]),
+}
+
+impl<'a> Images<'a> {
+    /// Number of values (pixels).
+    pub fn len(&self) -> usize {
+        match self {
+            Images::U8(p) => p.len(),
+            Images::F32(p) => p.len(),
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Images `start..end` of images of `image_len` values each.
+    ///
+    /// # Panics
+    /// If the range reaches past the values.
+    pub fn range(self, start: usize, end: usize, image_len: usize) -> Images<'a> {
+        let (a, b) = (start * image_len, end * image_len);
+        match self {
+            Images::U8(p) => Images::U8(&p[a..b]),
+            Images::F32(p) => Images::F32(&p[a..b]),
+        }
+    }
+}
+
+/// Labelled images, borrowed: `labels.len()` images of `rows × cols`
+/// values each, and one class index per image.
+#[derive(Clone, Copy, Debug)]
+pub struct Samples<'a> {
+    /// The images.
+    pub images: Images<'a>,
+    /// One class index per image.
+    pub labels: &'a [u8],
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+}
+
+impl<'a> Samples<'a> {
+    /// Samples from u8 pixels (`labels.len()` images of `rows × cols`).
+    pub fn from_u8(pixels: &'a [u8], labels: &'a [u8], rows: usize, cols: usize) -> Self {
+        Samples {
+            images: Images::U8(pixels),
+            labels,
+            rows,
+            cols,
+        }
+    }
+
+    /// Samples from f32 values (`labels.len()` images of `rows × cols`).
+    pub fn from_f32(values: &'a [f32], labels: &'a [u8], rows: usize, cols: usize) -> Self {
+        Samples {
+            images: Images::F32(values),
+            labels,
+            rows,
+            cols,
+        }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Values per image: `rows · cols`.
+    pub fn image_len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Images `start..end` with their labels.
+    ///
+    /// # Panics
+    /// If `start > end` or `end > len()`.
+    pub fn range(&self, start: usize, end: usize) -> Samples<'a> {
+        Samples {
+            images: self.images.range(start, end, self.image_len()),
+            labels: &self.labels[start..end],
+            ..*self
+        }
+    }
+
+    /// Checks the sizes against a network taking `rows × cols` images and
+    /// predicting `classes` classes, and every label against `classes`,
+    /// once, so that the training step needs no checks.
+    pub(crate) fn check(&self, rows: usize, cols: usize, classes: usize) -> Result<()> {
+        if (self.rows, self.cols) != (rows, cols) {
+            return Err(Error::Config(format!(
+                "images are {}x{} but the network takes {rows}x{cols}",
+                self.rows, self.cols
+            )));
+        }
+        let len = self.images.len();
+        if Some(len) != self.len().checked_mul(rows * cols) {
+            return Err(Error::Config(format!(
+                "{len} input values for {} images of {} pixels",
+                self.len(),
+                rows * cols
+            )));
+        }
+        if let Some(i) = self.labels.iter().position(|&l| l as usize >= classes) {
+            return Err(Error::Config(format!(
+                "label {} of image {i} is not below the {classes} classes",
+                self.labels[i]
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,349 @@
+//! The training loop: a [`Trainer`] owns its network, its optimizer state,
+//! its buffers and an [`Engine`], and runs epochs of shuffled batches.
+
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::config::TrainConfig;
+use crate::engine::{Engine, with_awake_workers};
+use crate::infer::{Evaluation, evaluate};
+use crate::kernels::{KernelChoice, Parallelism};
+use crate::nn::{AnyOptimizer, Network, Optimizer, Workspace};
+use crate::samples::Samples;
+use crate::{Error, Result};
+
+/// Metrics of one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch (as the forward passes saw it).
+    pub loss: f64,
+    /// Training accuracy over the epoch.
+    pub accuracy: f64,
+    /// Wall-clock seconds of the epoch's steps.
+    pub seconds: f64,
+    /// Steps taken.
+    pub steps: usize,
+    /// Loss on the validation samples after the epoch, when given.
+    #[serde(default, alias = "test_loss")]
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation samples after the epoch, when given.
+    #[serde(default, alias = "test_accuracy")]
+    pub val_accuracy: Option<f64>,
+}
+
+/// What a trainer reports while it runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// An epoch begins.
+    EpochStart {
+        /// 1-based.
+        epoch: usize,
+        /// Of how many.
+        epochs: usize,
+        /// Steps it will take.
+        steps: usize,
+    },
+    /// A step finished.
+    Step {
+        /// 1-based step within the epoch.
+        step: usize,
+        /// Steps in the epoch.
+        steps: usize,
+        /// Mean loss so far this epoch.
+        loss: f64,
+        /// Accuracy so far this epoch.
+        accuracy: f64,
+    },
+    /// An epoch finished: its metrics, and the trainer as it stands (to
+    /// save a checkpoint from, for example).
+    EpochEnd {
+        /// The epoch's metrics (also the last of [`Trainer::history`]).
+        stats: &'a EpochStats,
+        /// The trainer after the epoch.
+        trainer: &'a Trainer,
+    },
+}
+
+/// A callback for a trainer's [`Event`]s. Returning an error stops
+/// training with that error (for example when a checkpoint cannot be
+/// written). It runs on the engine's threads, hence `Send`.
+pub type Observer<'o> = dyn FnMut(Event<'_>) -> Result<()> + Send + 'o;
+
+/// The state of a run beside its network: what a checkpoint holds, and
+/// what [`Trainer::resume`] continues from.
+#[derive(Clone, Debug)]
+pub struct TrainState {
+    /// The run's settings.
+    pub config: TrainConfig,
+    /// The optimizer with its state.
+    pub optimizer: AnyOptimizer,
+    /// The epochs completed.
+    pub history: Vec<EpochStats>,
+}
+
+/// Trains a network it owns: the optimizer state, the buffers (sized once,
+/// so a step allocates nothing), the history and the engine it runs on.
+#[derive(Debug)]
+pub struct Trainer {
+    engine: Engine,
+    net: Network,
+    config: TrainConfig,
+    optimizer: AnyOptimizer,
+    workspace: Workspace,
+    order: Vec<u32>,
+    history: Vec<EpochStats>,
+}
+
+impl Trainer {
+    /// A trainer for `net` with fresh optimizer state, on `engine`.
+    ///
+    /// Fails if the settings are unusable or describe another network
+    /// (see [`TrainConfig::check_network`]).
+    pub fn new(engine: &Engine, net: Network, config: TrainConfig) -> Result<Trainer> {
+        config.validate()?;
+        config.check_network(&net)?;
+        let optimizer = AnyOptimizer::new(config.optimizer, &net.tensor_lens());
+        Ok(Trainer::assemble(
+            engine,
+            net,
+            config,
+            optimizer,
+            Vec::new(),
+        ))
+    }
+
+    /// Continues a run from its network and state (a checkpoint's).
+    ///
+    /// Fails if the state does not belong to the network: other settings
+    /// or optimizer buffers of other sizes.
+    pub fn resume(engine: &Engine, net: Network, state: TrainState) -> Result<Trainer> {
+        let TrainState {
+            config,
+            optimizer,
+            history,
+        } = state;
+        config.validate()?;
+        config.check_network(&net)?;
+        if optimizer.kind() != config.optimizer.kind() {
+            return Err(Error::Config(format!(
+                "the optimizer state is {}'s but the settings say {}",
+                optimizer.kind().name(),
+                config.optimizer.name()
+            )));
+        }
+        if optimizer.tensor_lens() != net.tensor_lens() {
+            return Err(Error::Config(
+                "the optimizer state does not fit the network's parameters".into(),
+            ));
+        }
+        Ok(Trainer::assemble(engine, net, config, optimizer, history))
+    }
+
+    fn assemble(
+        engine: &Engine,
+        net: Network,
+        config: TrainConfig,
+        optimizer: AnyOptimizer,
+        history: Vec<EpochStats>,
+    ) -> Trainer {
+        let batch = config.batch_size;
+        let workspace = engine.install(|| Workspace::new(&net, batch, true));
+        Trainer {
+            engine: engine.clone(),
+            net,
+            config,
+            optimizer,
+            workspace,
+            order: Vec::new(),
+            history,
+        }
+    }
+
+    /// The network, as trained so far.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The trained network.
+    pub fn into_network(self) -> Network {
+        self.net
+    }
+
+    /// The engine it trains on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Metrics of the completed epochs.
+    pub fn history(&self) -> &[EpochStats] {
+        &self.history
+    }
+
+    /// The optimizer and its state.
+    pub fn optimizer(&self) -> &AnyOptimizer {
+        &self.optimizer
+    }
+
+    /// The state to checkpoint beside [`Trainer::network`].
+    pub fn state(&self) -> TrainState {
+        TrainState {
+            config: self.config.clone(),
+            optimizer: self.optimizer.clone(),
+            history: self.history.clone(),
+        }
+    }
+
+    /// Trains until `epochs` in all (more than the settings said, to
+    /// continue a finished run).
+    ///
+    /// Fails if fewer than the epochs already done.
+    pub fn set_epochs(&mut self, epochs: usize) -> Result<()> {
+        if epochs < self.history.len() {
+            return Err(Error::Config(format!(
+                "{epochs} epochs is fewer than the {} already done",
+                self.history.len()
+            )));
+        }
+        self.config.epochs = epochs;
+        Ok(())
+    }
+
+    /// Which kernels run the products (results differ in the last bits
+    /// between kernels, never between thread counts).
+    pub fn set_kernel(&mut self, kernel: KernelChoice) {
+        self.net.set_kernel(kernel);
+    }
+
+    /// Writes the order in which epoch `epoch` (0-based) visits the images:
+    /// a Fisher–Yates shuffle from a ChaCha8 stream derived from the seed and
+    /// the epoch alone, so a resumed run visits them exactly as an
+    /// uninterrupted one.
+    fn shuffle(&mut self, n: usize, epoch: usize) {
+        self.order.clear();
+        self.order.extend(0..n as u32);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        rng.set_stream(epoch as u64 + 1);
+        for i in (1..n).rev() {
+            let j = rng.random_range(0..=i as u32) as usize;
+            self.order.swap(i, j);
+        }
+    }
+
+    /// One epoch over `train` (the next one after those done), without
+    /// adding it to the history ([`Trainer::fit`] does that).
+    ///
+    /// Fails, leaving the network as it was after the last good step, if
+    /// the loss becomes NaN or infinite, and with the observer's error.
+    pub fn train_epoch(
+        &mut self,
+        train: &Samples,
+        observer: &mut Observer<'_>,
+    ) -> Result<EpochStats> {
+        let arch = self.net.architecture();
+        train.check(arch.rows, arch.cols, arch.classes)?;
+        if train.is_empty() {
+            return Err(Error::Config("the training set is empty".into()));
+        }
+        let n = train.len();
+        let epoch = self.history.len();
+        let bs = self.config.batch_size;
+        let steps = n.div_ceil(bs);
+        self.shuffle(n, epoch);
+        observer(Event::EpochStart {
+            epoch: epoch + 1,
+            epochs: self.config.epochs,
+            steps,
+        })?;
+        let par = self.engine.parallelism();
+        let start = Instant::now();
+        let Trainer {
+            order,
+            workspace,
+            optimizer,
+            net,
+            ..
+        } = self;
+        let mut steps_loop = || -> Result<(f64, usize)> {
+            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+            for s in 0..steps {
+                let rows = &order[s * bs..((s + 1) * bs).min(n)];
+                let (l, c) = workspace.step(net, optimizer, train, rows, par);
+                if !l.is_finite() {
+                    return Err(Error::Diverged(format!(
+                        "the loss became {l} at epoch {}, step {}",
+                        epoch + 1,
+                        s + 1
+                    )));
+                }
+                loss_sum += l;
+                correct += c;
+                let seen = ((s + 1) * bs).min(n) as f64;
+                observer(Event::Step {
+                    step: s + 1,
+                    steps,
+                    loss: loss_sum / seen,
+                    accuracy: correct as f64 / seen,
+                })?;
+            }
+            Ok((loss_sum, correct))
+        };
+        let (loss_sum, correct) = self.engine.install(|| match par {
+            Parallelism::Sequential => steps_loop(),
+            _ => with_awake_workers(steps_loop),
+        })?;
+        Ok(EpochStats {
+            epoch: epoch + 1,
+            loss: loss_sum / n as f64,
+            accuracy: correct as f64 / n as f64,
+            seconds: start.elapsed().as_secs_f64(),
+            steps,
+            val_loss: None,
+            val_accuracy: None,
+        })
+    }
+
+    /// Trains the remaining epochs on `train`, evaluating on `validation`
+    /// (when given) after each, and reporting to `observer`.
+    pub fn fit(
+        &mut self,
+        train: &Samples,
+        validation: Option<&Samples>,
+        observer: &mut Observer<'_>,
+    ) -> Result<&[EpochStats]> {
+        while self.history.len() < self.config.epochs {
+            let mut stats = self.train_epoch(train, observer)?;
+            if let Some(val) = validation {
+                let eval = self.evaluate(val)?;
+                stats.val_loss = Some(eval.loss);
+                stats.val_accuracy = Some(eval.accuracy);
+            }
+            self.history.push(stats);
+            let stats = self.history.last().expect("just pushed");
+            observer(Event::EpochEnd {
+                stats,
+                trainer: self,
+            })?;
+        }
+        Ok(&self.history)
+    }
+
+    /// The network's metrics on `samples`, on this trainer's engine.
+    pub fn evaluate(&self, samples: &Samples) -> Result<Evaluation> {
+        evaluate(&self.engine, &self.net, samples)
+    }
+}
