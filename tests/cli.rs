@@ -132,27 +132,63 @@ fn train_save_eval_predict_round_trip() {
     );
 }
 
+/// Asserts a usage error as clap reports it: exit status 2, the problem
+/// with `needles` in it (every missing argument, every valid value), and
+/// the hint, on stderr; nothing on stdout.
+fn usage_error(args: &[&str], needles: &[&str]) {
+    let o = fastnn(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(o.stdout.is_empty(), "{args:?}");
+    for needle in needles {
+        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    }
+    assert!(err.contains("--help"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn bad_flags_give_one_line() {
-    fails_with(&["train", "--batch-size", "0"], "--batch-size");
-    fails_with(&["train", "--hidden", "128,0"], "--hidden");
-    fails_with(&["train", "--preset", "cifar"], "cifar");
     fails_with(&["train", "--lr", "-1"], "learning rate");
     fails_with(
         &["train", "--optimizer", "sgd", "--momentum", "1.5"],
         "momentum",
     );
-    fails_with(&["train", "--threads", "0"], "--threads");
     fails_with(
         &["train", "--momentum", "0.9"],
         "--momentum applies to --optimizer sgd only",
     );
-    fails_with(&["train", "--kernel", "gpu"], "gpu");
     fails_with(
         &["train", "--dataset", "/nonexistent/data"],
         "/nonexistent/data",
     );
-    fails_with(&["frobnicate"], "frobnicate");
+}
+
+#[test]
+fn usage_errors_show_clap_s_whole_message() {
+    usage_error(
+        &["train", "--batch-size", "0"],
+        &["--batch-size", "1..=65536"],
+    );
+    usage_error(&["train", "--hidden", "128,0"], &["--hidden"]);
+    usage_error(
+        &["train", "--preset", "cifar"],
+        &["cifar", "fashion", "mnist"],
+    );
+    usage_error(&["train", "--threads", "0"], &["--threads"]);
+    usage_error(
+        &["train", "--kernel", "gpu"],
+        &["gpu", "simd", "matrixmultiply"],
+    );
+    usage_error(&["frobnicate"], &["frobnicate"]);
+    // Every missing argument is named, with the usage line.
+    usage_error(&["eval"], &["--model <MODEL>", "Usage: fastnn eval"]);
+    usage_error(
+        &["predict", "--model", "m"],
+        &["--index", "--image", "Usage:"],
+    );
+    // Every valid value is listed.
+    usage_error(&["bench", "nope"], &["kernels", "train", "infer"]);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Dataset;
 use crate::idx::{ElemType, Header, parse};
+use crate::limits::MAX_IMAGE_PIXELS;
 use crate::{Error, Result};
 
 /// What an image/label file pair holds.
@@ -37,6 +38,14 @@ pub(super) fn check_shapes(
         return Err(Error::invalid(
             image_path,
             format!("images are {rows}×{cols}: empty"),
+        ));
+    }
+    if rows.saturating_mul(cols) > MAX_IMAGE_PIXELS {
+        return Err(Error::invalid(
+            image_path,
+            format!(
+                "images are {rows}×{cols}: more than {MAX_IMAGE_PIXELS} pixels each (a limit of fastnn)"
+            ),
         ));
     }
     let (ElemType::U8, &[n_labels]) = (labels.elem_type(), labels.dims()) else {

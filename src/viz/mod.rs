@@ -20,10 +20,11 @@
 //!
 //! let pixels: Vec<u8> = (0..28 * 28).map(|i| (i % 256) as u8).collect();
 //! let items = [Labeled::new(&pixels, 28, 28, "Sneaker")];
-//! let png = image_grid(&items, 5);
+//! let png = image_grid(&items, 5)?;
 //! assert!(png.width() > 28 * 4);
 //! let text = terminal_preview(&items, 5, ColorMode::Ansi256);
 //! assert!(text.ends_with("Sneaker\n"));
+//! # Ok::<(), fastnn::Error>(())
 //! ```
 
 mod canvas;
