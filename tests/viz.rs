@@ -418,3 +418,20 @@ fn prepare_user_image_errors_name_the_file() {
     let msg = prepare_user_image(&blank).unwrap_err().to_string();
     assert!(msg.contains("blank.png") && msg.contains("no ink"), "{msg}");
 }
+
+#[test]
+fn image_fuzz_seeds_replay() {
+    let inputs = crate::util::fuzz_inputs("image_input");
+    assert!(inputs.len() >= 4, "seed corpus present");
+    for (path, bytes) in inputs {
+        let result = std::panic::catch_unwind(|| fastnn::viz::fuzz_image(&bytes));
+        assert!(result.is_ok(), "{}", path.display());
+    }
+    let bar = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/seeds/image_input/bar_20x20.png"),
+    )
+    .unwrap();
+    let (pixels, _) = fastnn::viz::prepare_image_bytes(&bar).unwrap();
+    assert_eq!(pixels.len(), 784);
+}

@@ -31,7 +31,7 @@ mod verify;
 pub use locate::{
     DataDir, DataDirKind, builtin_dir, checked_data_dir, data_dirs, install_data, user_data_dir,
 };
-pub use pair::{PairShape, check_pair, fuzz_pair};
+pub use pair::{PairShape, check_pair, fuzz_folder, fuzz_pair};
 pub use verify::{CHECKSUM_FILE, VerifyRow, verify_data};
 
 use std::fmt;
@@ -473,31 +473,24 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// Class names of a folder dataset and whether they were named: the lines
-/// of `classes.txt` (cleaned, see [`clean_class_names`]), else numbers up
-/// to the largest label, which may imply at most [`MAX_IMPLICIT_CLASSES`].
+/// of `classes.txt` (see [`parse_classes_txt`]), else numbers up to the
+/// largest label (see [`implicit_classes`]).
 fn dir_classes(dir: &Path, labels: &[&IdxFile]) -> Result<(Vec<String>, bool)> {
     let path = dir.join("classes.txt");
     if !path.exists() && std::fs::symlink_metadata(&path).is_err() {
-        let max = labels.iter().flat_map(|l| l.data().iter()).max().copied();
-        let classes = max.map_or(1, |m| m as usize + 1);
-        if classes > MAX_IMPLICIT_CLASSES {
-            let file = labels
-                .iter()
-                .find(|l| l.data().iter().any(|&b| b as usize + 1 == classes))
-                .map_or(dir, |l| l.path());
-            return Err(Error::invalid(
-                file,
-                format!(
-                    "has label {}, which implies {classes} classes: without a classes.txt fastnn                      takes at most {MAX_IMPLICIT_CLASSES} (a limit of fastnn); a classes.txt                      with one name per class allows up to {MAX_CLASSES}",
-                    classes - 1
-                ),
-            ));
-        }
-        return Ok(((0..classes).map(|c| c.to_string()).collect(), false));
+        let data: Vec<(&Path, &[u8])> = labels.iter().map(|l| (l.path(), l.data())).collect();
+        return Ok((implicit_classes(&data, dir)?, false));
     }
     let bytes = read_bounded(&path, MAX_CLASSES_FILE_BYTES, "a classes.txt")?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Error::invalid(&path, format!("is not UTF-8 text: {e}")))?;
+    Ok((parse_classes_txt(&path, &bytes)?, true))
+}
+
+/// The class names in a `classes.txt` (`path` names it in errors): UTF-8,
+/// one name per non-blank line, cleaned and capped (see
+/// [`clean_class_names`]).
+pub(crate) fn parse_classes_txt(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::invalid(path, format!("is not UTF-8 text: {e}")))?;
     let names: Vec<String> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -509,6 +502,29 @@ fn dir_classes(dir: &Path, labels: &[&IdxFile]) -> Result<(Vec<String>, bool)> {
             "no class names (expected one per line)",
         ));
     }
-    let names = clean_class_names(names).map_err(|e| Error::invalid(&path, e))?;
-    Ok((names, true))
+    clean_class_names(names).map_err(|e| Error::invalid(path, e))
+}
+
+/// Classes named by number up to the largest label of the label files
+/// `(path, data)`, which may imply at most [`MAX_IMPLICIT_CLASSES`]; an
+/// error names the file holding the largest label (or `dir`).
+pub(crate) fn implicit_classes(labels: &[(&Path, &[u8])], dir: &Path) -> Result<Vec<String>> {
+    let max = labels.iter().flat_map(|(_, l)| l.iter()).max().copied();
+    let classes = max.map_or(1, |m| m as usize + 1);
+    if classes > MAX_IMPLICIT_CLASSES {
+        let file = labels
+            .iter()
+            .find(|(_, l)| l.iter().any(|&b| b as usize + 1 == classes))
+            .map_or(dir, |(p, _)| p);
+        return Err(Error::invalid(
+            file,
+            format!(
+                "has label {}, which implies {classes} classes: without a classes.txt fastnn \
+                 takes at most {MAX_IMPLICIT_CLASSES} (a limit of fastnn); a classes.txt \
+                 with one name per class allows up to {MAX_CLASSES}",
+                classes - 1
+            ),
+        ));
+    }
+    Ok((0..classes).map(|c| c.to_string()).collect())
 }

@@ -102,6 +102,11 @@ pub(super) fn open_gz(gz: &Path, cache_dir: &Path) -> Result<IdxFile> {
     let dirs = std::iter::once(cache_dir).chain(user.as_deref());
     for dir in dirs.filter(|d| usable_cache_dir(d)) {
         let cache = dir.join(&name);
+        // Only fastnn writes here: anything but a regular file at a cache's
+        // name (a FIFO, a symlink to a device) is removed, never read.
+        if fs::symlink_metadata(&cache).is_ok_and(|m| !m.is_file()) {
+            let _ = fs::remove_file(&cache);
+        }
         // A cache that fails to parse or is not this gz's is rebuilt below.
         if let Ok(bytes) = map_or_read(&cache)
             && parse(&bytes).is_ok_and(|h| h == header)

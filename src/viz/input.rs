@@ -58,11 +58,9 @@ pub fn prepare_image_bytes(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Vec<St
         limits
     };
     let reader = || {
-        let mut r = ImageReader::new(Cursor::new(bytes))
+        ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| format!("cannot read it: {e}"))?;
-        r.limits(limits());
-        Ok::<_, String>(r)
+            .map_err(|e| format!("cannot read it: {e}"))
     };
     let unreadable = |e: image::ImageError| match e {
         image::ImageError::Limits(_) => format!(
@@ -71,14 +69,17 @@ pub fn prepare_image_bytes(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Vec<St
         ),
         e => format!("not a readable PNG or JPEG image ({e})"),
     };
-    // The header's size first: nothing is decoded from a picture too large.
+    // The header's size first (reading it allocates nothing): nothing is
+    // decoded from a picture too large.
     let (w, h) = reader()?.into_dimensions().map_err(unreadable)?;
     if w > MAX_USER_IMAGE_SIDE || h > MAX_USER_IMAGE_SIDE || w == 0 || h == 0 {
         return Err(format!(
             "is {w}×{h} pixels; fastnn takes 1 to {MAX_USER_IMAGE_SIDE} on a side (a limit of fastnn)"
         ));
     }
-    let decoded = reader()?.decode().map_err(unreadable)?;
+    let mut decoder = reader()?;
+    decoder.limits(limits());
+    let decoded = decoder.decode().map_err(unreadable)?;
     let mut notes = vec![format!(
         "read a {}×{} image",
         decoded.width(),
@@ -99,6 +100,22 @@ pub fn prepare_image_bytes(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Vec<St
     let (pixels, more) = prepare_gray(&gray)?;
     notes.extend(more);
     Ok((pixels, notes))
+}
+
+/// Fuzz body (`fuzz/fuzz_targets/image_input.rs`, replayed by the tests):
+/// any bytes give a 28×28 image with a note per step, or a one-line reason.
+///
+/// # Panics
+/// When an invariant breaks, which is the point.
+#[doc(hidden)]
+pub fn fuzz_image(data: &[u8]) {
+    match prepare_image_bytes(data) {
+        Ok((pixels, notes)) => {
+            assert_eq!(pixels.len(), (SIDE * SIDE) as usize);
+            assert!(notes.len() >= 3, "{notes:?}");
+        }
+        Err(e) => assert!(!e.is_empty() && !e.contains('\n'), "{e:?}"),
+    }
 }
 
 /// The steps after decoding, on a grayscale image; `Err` says why the

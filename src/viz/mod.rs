@@ -41,7 +41,7 @@ use image::{ImageEncoder as _, RgbImage};
 use crate::{Error, Result};
 
 pub use grid::{GridLayout, Prediction, grid_layout, image_grid, prediction_card, prediction_grid};
-pub use input::prepare_user_image;
+pub use input::{fuzz_image, prepare_image_bytes, prepare_user_image};
 pub use plots::{EpochPoint, confusion_matrix_png, training_curves};
 pub use report::{Pictures, labeled, predictions};
 pub use terminal::{
