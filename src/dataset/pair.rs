@@ -210,9 +210,9 @@ pub fn fuzz_folder(data: &[u8]) {
 
 /// What [`Dataset::open`] checks, on the four files' bytes and an optional
 /// `classes.txt`: returns the class names and all labels.
-fn check_folder<'a>(
+fn check_folder(
     names: &[&str; 4],
-    parts: &[&'a [u8]],
+    parts: &[&[u8]],
     classes_txt: Option<&[u8]>,
 ) -> Result<(Vec<String>, Vec<u8>)> {
     let idx = |i: usize| {
