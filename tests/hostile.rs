@@ -393,7 +393,7 @@ fn edit_header(bytes: &[u8], edit: impl FnOnce(&str) -> String) -> Vec<u8> {
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
     let mut header = edit(header.trim_end());
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(' ');
     }
     let mut out = (header.len() as u64).to_le_bytes().to_vec();
