@@ -365,7 +365,11 @@ fn data_info_and_verify_on_the_shipped_files() {
     assert!(out.contains("10000"), "{out}");
     // Each file's line names it once.
     let first = out.lines().next().unwrap();
-    assert_eq!(first.matches("train-images-idx3-ubyte").count(), 1, "{first}");
+    assert_eq!(
+        first.matches("train-images-idx3-ubyte").count(),
+        1,
+        "{first}"
+    );
     assert!(first.starts_with(images.to_str().unwrap()), "{first}");
     let o = fastnn(&["data", "verify"]);
     assert!(
@@ -386,7 +390,15 @@ fn settings_print_as_given() {
     let data = tiny_dataset(&mkdir(tmp.path(), "data"));
     let o = fastnn(&["train", "--dataset", &data, "--lr", "1e30", "--quiet"]);
     assert!(stdout(&o).contains("adam lr 1e30,"), "{}", stdout(&o));
-    let o = fastnn(&["train", "--dataset", &data, "--lr", "0.0003", "--epochs", "1"]);
+    let o = fastnn(&[
+        "train",
+        "--dataset",
+        &data,
+        "--lr",
+        "0.0003",
+        "--epochs",
+        "1",
+    ]);
     assert!(stdout(&o).contains("adam lr 0.0003,"), "{}", stdout(&o));
 }
 
@@ -397,8 +409,18 @@ fn the_same_run_saves_the_same_bytes() {
     let run = |name: &str, threads: &str| {
         let (m, ck) = (tmp.path().join(name), tmp.path().join(format!("{name}-ck")));
         let o = fastnn(&[
-            "train", "--dataset", &data, "--epochs", "2", "--quiet", "--threads", threads,
-            "--save", m.to_str().unwrap(), "--checkpoint-dir", ck.to_str().unwrap(),
+            "train",
+            "--dataset",
+            &data,
+            "--epochs",
+            "2",
+            "--quiet",
+            "--threads",
+            threads,
+            "--save",
+            m.to_str().unwrap(),
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         (
@@ -424,7 +446,10 @@ fn models_evaluate_from_any_folder_with_only_the_test_files() {
             .output()
             .unwrap()
     };
-    let o = run(&home, &["train", "--dataset", "data", "--epochs", "1", "--save", "m"]);
+    let o = run(
+        &home,
+        &["train", "--dataset", "data", "--epochs", "1", "--save", "m"],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let acc = value(&stdout(&o), "Test accuracy:");
     // From elsewhere, with the training files gone.
@@ -436,7 +461,16 @@ fn models_evaluate_from_any_folder_with_only_the_test_files() {
     let o = run(&elsewhere, &["eval", "--model", model.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(value(&stdout(&o), "Test accuracy:"), acc);
-    let o = run(&elsewhere, &["predict", "--model", model.to_str().unwrap(), "--index", "1"]);
+    let o = run(
+        &elsewhere,
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--index",
+            "1",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 

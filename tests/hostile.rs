@@ -230,6 +230,30 @@ fn sizes_from_files_and_flags_are_bounded() {
     args.extend(many.iter().map(String::as_str));
     s.fails(&args, &["larger than fastnn draws", "fewer images"]);
     assert!(!s.path("many.png").exists());
+    // A model whose class name is 1 MB long.
+    let long = "x".repeat(1 << 20);
+    let bad = edit_header(&std::fs::read(&m).unwrap(), |h| {
+        replace_value(h, "\"class_names\":\"[\\\"", '\\', &long)
+    });
+    write(s.dir.path(), "long.safetensors", &bad);
+    s.fails(
+        &[
+            "predict",
+            "--model",
+            "long.safetensors",
+            "--index",
+            "0",
+            "--out",
+            "x.png",
+        ],
+        &["long.safetensors", "has 1048576 characters; at most 64"],
+    );
+    // Each fact once: a missing file's error names the cause once.
+    let err = s.fails(
+        &["eval", "--model", "nope.safetensors"],
+        &["nope.safetensors"],
+    );
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     // A 20000×20000 PNG that is a few hundred bytes: refused from its header.
     let png = png_header_only(20000, 20000);
     write(s.dir.path(), "huge.png", &png);
