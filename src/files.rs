@@ -11,9 +11,10 @@
 //! [`remove_temp_files`]; the temporary files of a killed process (their
 //! names carry its PID) are removed by the next write into that folder. A
 //! target that is not a regular file is never replaced: a FIFO or a
-//! character device (`/dev/stdout`, `/dev/null`, a pipe) and anything under
-//! `/dev` or `/proc` is written in place (appending, never truncating), a
-//! FIFO with no reader or a block device, socket or folder is refused. A
+//! character device (`/dev/null`, a pipe, a terminal) and whatever an open
+//! file descriptor's name (`/dev/stdout`, `/dev/fd/N`, `/proc/…/fd/N`)
+//! leads to is written in place (appending, never truncating); a FIFO with
+//! no reader, a block device, a socket or a folder is refused. A
 //! symlink is followed: the file it names is replaced (a dangling one is
 //! refused).
 //!
@@ -170,9 +171,16 @@ fn target(path: &Path) -> Result<Target> {
             "is a symlink to nothing; refusing to write through it",
         ));
     }
-    let special = path.starts_with("/dev") || path.starts_with("/proc");
+    // Names of an open file descriptor (`/dev/stdout`, `/dev/fd/3`,
+    // `/proc/self/fd/1`): whatever they lead to is written in place, so
+    // that `--json /dev/stdout > out.txt` appends to out.txt.
+    let descriptor = ["/dev/stdout", "/dev/stderr"]
+        .iter()
+        .any(|d| path == Path::new(d))
+        || path.starts_with("/dev/fd")
+        || path.starts_with("/proc");
     match kind {
-        Kind::Regular | Kind::CharDevice if special => Ok(Target::InPlace(path.into())),
+        Kind::Regular if descriptor => Ok(Target::InPlace(path.into())),
         Kind::Fifo | Kind::CharDevice => Ok(Target::InPlace(path.into())),
         Kind::Regular if is_link => {
             let real = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
