@@ -281,3 +281,21 @@ pub fn predict(
 pub fn argmax(values: &[f32]) -> usize {
     crate::kernels::eltwise::argmax(values)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_metrics_by_hand() {
+        // True class 0: 3 right, 1 taken for class 1; class 1: 2 right;
+        // class 2: never predicted, 1 taken for class 0.
+        let confusion = vec![vec![3, 1, 0], vec![0, 2, 0], vec![1, 0, 0]];
+        let m = class_metrics(&confusion);
+        assert_eq!((m[0].precision, m[0].recall, m[0].support), (0.75, 0.75, 4));
+        assert!((m[0].f1 - 0.75).abs() < 1e-12);
+        assert_eq!((m[1].precision, m[1].recall), (2.0 / 3.0, 1.0));
+        assert!((m[1].f1 - 0.8).abs() < 1e-12);
+        assert_eq!((m[2].precision, m[2].recall, m[2].f1), (0.0, 0.0, 0.0));
+    }
+}
