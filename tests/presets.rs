@@ -34,26 +34,31 @@ fn reference_means(preset: &str) -> Vec<(String, f64)> {
     means
 }
 
+/// The test accuracies of `preset` trained with seeds 1, 2, 3 on all
+/// threads (its full settings, on the whole training set).
+fn test_accuracies(preset: Preset, source: &DatasetSource) -> Vec<f64> {
+    let ds = Dataset::open(source).unwrap();
+    let (train, test) = (ds.train(), ds.test());
+    let engine = fastnn::Engine::all_cores().unwrap();
+    (1..=3)
+        .map(|seed| {
+            let cfg = TrainConfig::preset(preset).seed(seed);
+            let net = cfg.build_network(&train, ds.classes()).unwrap();
+            let mut trainer = Trainer::new(&engine, net, cfg).unwrap();
+            trainer.fit(&train, None, &mut |_| Ok(())).unwrap();
+            evaluate(&engine, trainer.network(), &test)
+                .unwrap()
+                .accuracy
+        })
+        .collect()
+}
+
 /// Trains `preset` with seeds 1, 2, 3 (its full epochs, batch 32, all
 /// threads) and checks the mean test accuracy against every reference mean
 /// minus half a point.
 fn matches_references(preset: Preset, name: &str, source: DatasetSource) {
     let references = reference_means(name);
-    let ds = Dataset::open(&source).unwrap();
-    let (train, test) = (ds.train(), ds.test());
-    let engine = fastnn::Engine::all_cores().unwrap();
-    let mut accs = Vec::new();
-    for seed in 1..=3 {
-        let cfg = TrainConfig::preset(preset).seed(seed);
-        let net = cfg.build_network(&train, ds.classes()).unwrap();
-        let mut trainer = Trainer::new(&engine, net, cfg).unwrap();
-        trainer.fit(&train, None, &mut |_| Ok(())).unwrap();
-        accs.push(
-            evaluate(&engine, trainer.network(), &test)
-                .unwrap()
-                .accuracy,
-        );
-    }
+    let accs = test_accuracies(preset, &source);
     let mean = accs.iter().sum::<f64>() / accs.len() as f64;
     for (framework, reference) in references {
         eprintln!("{name}: fastnn {mean:.4} {accs:?}, {framework} {reference:.4}");
@@ -139,20 +144,7 @@ fn speed_run_matches_its_record(preset: Preset, source: DatasetSource) {
         "{}: recorded {mean_recorded:.4} is below the target {target}",
         preset.name()
     );
-    let ds = Dataset::open(&source).unwrap();
-    let (train, test) = (ds.train(), ds.test());
-    let engine = fastnn::Engine::all_cores().unwrap();
-    let mut accs = Vec::new();
-    for seed in 1..=3 {
-        let cfg = TrainConfig::preset(preset).seed(seed);
-        let net = cfg.build_network(&train, ds.classes()).unwrap();
-        let mut trainer = Trainer::new(&engine, net, cfg).unwrap();
-        trainer.fit(&train, None, &mut |_| Ok(())).unwrap();
-        let acc = evaluate(&engine, trainer.network(), &test)
-            .unwrap()
-            .accuracy;
-        accs.push(acc);
-    }
+    let accs = test_accuracies(preset, &source);
     let mean = accs.iter().sum::<f64>() / 3.0;
     eprintln!(
         "{}: {mean:.4} {accs:?}, recorded {mean_recorded:.4}",
