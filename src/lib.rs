@@ -101,18 +101,22 @@ pub use dataset::{
 pub use engine::{Engine, MAX_THREADS, available_cores};
 pub use error::{Error, Result};
 pub use files::remove_temp_files;
-pub use infer::{EVAL_BATCH, Evaluation, argmax, evaluate, likeliest, predict};
+pub use infer::{
+    ClassMetrics, ClassificationReport, EVAL_BATCH, Evaluation, TopK, argmax, evaluate, likeliest,
+    predict,
+};
 pub use model::{Loaded, Provenance, checkpoint_path, load_model, save_checkpoint, save_model};
 pub use nn::{
-    Activation, AdamConfig, Architecture, Dense, Init, Loss, Network, OptimizerConfig,
-    OptimizerKind, SgdConfig,
+    Activation, AdamConfig, Architecture, Augment, Dense, Elastic, Init, Loss, Network,
+    OptimizerConfig, OptimizerKind, RmsPropConfig, SgdConfig,
 };
 pub use preprocess::{FittedPreprocess, Preprocess};
 pub use run::{
     Gap, RunSummary, TrainRun, check_outputs, dataset_spec, describe, model_dataset, open_dataset,
-    write_json,
+    training_part, write_json,
 };
 pub use samples::{Images, Samples};
 pub use train::{
-    EpochStats, Event, Observer, Preset, TrainConfig, TrainOptions, TrainState, Trainer, keras_time,
+    EarlyStopping, EpochStats, Event, Monitor, Observer, Preset, Schedule, StopReport, TrainConfig,
+    TrainOptions, TrainState, Trainer, keras_time,
 };

@@ -1,10 +1,17 @@
-//! Optimizers: a trait with a `Config` type and `update`, Adam and SGD.
+//! Optimizers: a trait with a `Config` type and `update`; Adam (and AdamW),
+//! SGD (with momentum or Nesterov momentum) and RMSprop.
 //!
 //! An optimizer keeps one state slot per parameter tensor (each layer's
-//! weight, then its bias). A training step calls [`Optimizer::begin_step`]
-//! once, then [`Optimizer::update`] per tensor: no slices of slices are built,
-//! so a step allocates nothing.
+//! weight, then its bias: even slots are weights). A training step calls
+//! [`Optimizer::begin_step`] once, then [`Optimizer::update`] per tensor: no
+//! slices of slices are built, so a step allocates nothing. The learning
+//! rate of a schedule and the weights' [`Regularization`] are set before a
+//! step; plain Adam and SGD without regularization keep the kernels' fused
+//! update, everything else updates after the gradient
+//! ([`super::rules`]).
 
+pub use super::rules::Regularization;
+use super::rules::{self, Rule};
 use crate::kernels::eltwise::{AdamStep, adam_par, adam_seq, sgd_par, sgd_seq};
 use crate::kernels::{AlignedVec, Parallelism, UpdateRule};
 use crate::{Error, Result};
@@ -22,6 +29,14 @@ pub trait Optimizer: Send {
 
     /// Starts step `t + 1` (bias corrections depend on the step count).
     fn begin_step(&mut self);
+
+    /// The learning rate from the next [`Optimizer::begin_step`] on (a
+    /// schedule's).
+    fn set_lr(&mut self, lr: f32);
+
+    /// The regularization of the weight tensors (even slots) from the next
+    /// update on.
+    fn set_regularization(&mut self, reg: Regularization);
 
     /// Updates tensor `slot` from its gradient.
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism);
@@ -82,8 +97,35 @@ pub struct Adam {
     config: AdamConfig,
     t: u64,
     step: AdamStep,
+    reg: Regularization,
     m: Vec<AlignedVec>,
     v: Vec<AlignedVec>,
+}
+
+/// Whether slot `slot` (a weight when even) is regularized by `reg`.
+fn regularized(reg: &Regularization, slot: usize) -> bool {
+    slot.is_multiple_of(2) && !reg.is_none()
+}
+
+/// Each buffer of `bufs` named `{prefix}.{i}`, for [`Optimizer::state`].
+fn named<'a>(prefix: &str, bufs: &'a [AlignedVec]) -> Vec<(String, &'a [f32])> {
+    bufs.iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{prefix}.{i}"), &b[..]))
+        .collect()
+}
+
+/// Fills each buffer of `bufs` with the state named `{prefix}.{i}`, for
+/// [`Optimizer::restore`].
+fn restore_named(
+    prefix: &str,
+    bufs: &mut [AlignedVec],
+    get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
+) -> Result<()> {
+    for (i, b) in bufs.iter_mut().enumerate() {
+        get(&format!("{prefix}.{i}"), b)?;
+    }
+    Ok(())
 }
 
 impl Optimizer for Adam {
@@ -99,6 +141,7 @@ impl Optimizer for Adam {
                 beta2: config.beta2,
                 eps: config.eps,
             },
+            reg: Regularization::default(),
             m: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
             v: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
         }
@@ -113,8 +156,20 @@ impl Optimizer for Adam {
         self.step.lr_t = lr_t as f32;
     }
 
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        self.reg = reg;
+    }
+
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
         let (m, v) = (&mut self.m[slot], &mut self.v[slot]);
+        if regularized(&self.reg, slot) {
+            let rule = Rule::Adam(self.step);
+            return rules::update(rule, self.reg, param, grad, m, v, par);
+        }
         match par {
             Parallelism::Sequential => adam_seq(self.step, param, grad, m, v),
             Parallelism::Tiles | Parallelism::RowBlocks => adam_par(self.step, param, grad, m, v),
@@ -122,6 +177,9 @@ impl Optimizer for Adam {
     }
 
     fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        if regularized(&self.reg, slot) {
+            return None;
+        }
         let state = [&mut self.m[slot][..], &mut self.v[slot][..]];
         Some((UpdateRule::Adam(self.step), state))
     }
@@ -131,17 +189,9 @@ impl Optimizer for Adam {
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        let m = self
-            .m
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("adam.m.{i}"), &b[..]));
-        let v = self
-            .v
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("adam.v.{i}"), &b[..]));
-        m.chain(v).collect()
+        let mut state = named("adam.m", &self.m);
+        state.extend(named("adam.v", &self.v));
+        state
     }
 
     fn restore(
@@ -149,12 +199,8 @@ impl Optimizer for Adam {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        for (i, b) in self.m.iter_mut().enumerate() {
-            get(&format!("adam.m.{i}"), b)?;
-        }
-        for (i, b) in self.v.iter_mut().enumerate() {
-            get(&format!("adam.v.{i}"), b)?;
-        }
+        restore_named("adam.m", &mut self.m, get)?;
+        restore_named("adam.v", &mut self.v, get)?;
         self.t = steps;
         Ok(())
     }
@@ -178,12 +224,31 @@ impl Default for SgdConfig {
     }
 }
 
-/// Stochastic gradient descent with optional momentum.
+/// Stochastic gradient descent with optional momentum (Keras's form) or
+/// Nesterov momentum.
 #[derive(Clone, Debug)]
 pub struct Sgd {
     config: SgdConfig,
+    nesterov: bool,
+    reg: Regularization,
     t: u64,
     velocity: Vec<AlignedVec>,
+}
+
+impl Sgd {
+    /// SGD with Nesterov momentum (Keras's `SGD(nesterov=True)`):
+    /// `v = μ·v - lr·g; w += μ·v - lr·g`.
+    pub fn nesterov(config: SgdConfig, tensor_lens: &[usize]) -> Sgd {
+        Sgd {
+            nesterov: true,
+            ..Sgd::new(config, tensor_lens)
+        }
+    }
+
+    /// Whether slot `slot` needs [`rules`] rather than the kernels' rule.
+    fn general(&self, slot: usize) -> bool {
+        self.nesterov || regularized(&self.reg, slot)
+    }
 }
 
 impl Optimizer for Sgd {
@@ -192,6 +257,8 @@ impl Optimizer for Sgd {
     fn new(config: SgdConfig, tensor_lens: &[usize]) -> Self {
         Sgd {
             config,
+            nesterov: false,
+            reg: Regularization::default(),
             t: 0,
             velocity: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
         }
@@ -201,9 +268,31 @@ impl Optimizer for Sgd {
         self.t += 1;
     }
 
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        self.reg = reg;
+    }
+
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
         let SgdConfig { lr, momentum } = self.config;
+        let general = self.general(slot);
         let vel = &mut self.velocity[slot];
+        if general {
+            let rule = Rule::Sgd {
+                lr,
+                momentum,
+                nesterov: self.nesterov,
+            };
+            let reg = if slot.is_multiple_of(2) {
+                self.reg
+            } else {
+                Regularization::default()
+            };
+            return rules::update(rule, reg, param, grad, vel, &mut [], par);
+        }
         match par {
             Parallelism::Sequential => sgd_seq(lr, momentum, param, grad, vel),
             Parallelism::Tiles | Parallelism::RowBlocks => sgd_par(lr, momentum, param, grad, vel),
@@ -211,6 +300,9 @@ impl Optimizer for Sgd {
     }
 
     fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        if self.general(slot) {
+            return None;
+        }
         let SgdConfig { lr, momentum } = self.config;
         let state = [&mut self.velocity[slot][..], &mut []];
         Some((UpdateRule::Sgd { lr, momentum }, state))
@@ -221,11 +313,7 @@ impl Optimizer for Sgd {
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        self.velocity
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("sgd.velocity.{i}"), &b[..]))
-            .collect()
+        named("sgd.velocity", &self.velocity)
     }
 
     fn restore(
@@ -233,9 +321,100 @@ impl Optimizer for Sgd {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        for (i, b) in self.velocity.iter_mut().enumerate() {
-            get(&format!("sgd.velocity.{i}"), b)?;
+        restore_named("sgd.velocity", &mut self.velocity, get)?;
+        self.t = steps;
+        Ok(())
+    }
+}
+
+/// RMSprop's hyper-parameters (Keras defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RmsPropConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Decay of the mean square.
+    pub rho: f32,
+    /// Added to the root mean square.
+    pub eps: f32,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig {
+            lr: 1e-3,
+            rho: 0.9,
+            eps: 1e-7,
         }
+    }
+}
+
+/// RMSprop (Keras's form, no momentum): `v = ρ·v + (1-ρ)·g²`,
+/// `w -= lr · g / (√v + ε)`.
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    config: RmsPropConfig,
+    reg: Regularization,
+    t: u64,
+    mean_square: Vec<AlignedVec>,
+}
+
+impl Optimizer for RmsProp {
+    type Config = RmsPropConfig;
+
+    fn new(config: RmsPropConfig, tensor_lens: &[usize]) -> Self {
+        RmsProp {
+            config,
+            reg: Regularization::default(),
+            t: 0,
+            mean_square: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
+        }
+    }
+
+    fn begin_step(&mut self) {
+        self.t += 1;
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        self.reg = reg;
+    }
+
+    fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
+        let RmsPropConfig { lr, rho, eps } = self.config;
+        let reg = if slot.is_multiple_of(2) {
+            self.reg
+        } else {
+            Regularization::default()
+        };
+        let v = &mut self.mean_square[slot];
+        rules::update(
+            Rule::RmsProp { lr, rho, eps },
+            reg,
+            param,
+            grad,
+            v,
+            &mut [],
+            par,
+        );
+    }
+
+    fn steps(&self) -> u64 {
+        self.t
+    }
+
+    fn state(&self) -> Vec<(String, &[f32])> {
+        named("rmsprop.v", &self.mean_square)
+    }
+
+    fn restore(
+        &mut self,
+        steps: u64,
+        get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        restore_named("rmsprop.v", &mut self.mean_square, get)?;
         self.t = steps;
         Ok(())
     }
@@ -248,8 +427,17 @@ impl Optimizer for Sgd {
 pub enum OptimizerKind {
     /// Adam.
     Adam,
+    /// Adam with decoupled weight decay (`--weight-decay`, 0.01 unless
+    /// given).
+    #[cfg_attr(feature = "cli", value(name = "adamw"))]
+    AdamW,
     /// SGD with optional momentum.
     Sgd,
+    /// SGD with Nesterov momentum (0.9 unless given).
+    Nesterov,
+    /// RMSprop.
+    #[cfg_attr(feature = "cli", value(name = "rmsprop"))]
+    RmsProp,
 }
 
 impl OptimizerKind {
@@ -257,7 +445,10 @@ impl OptimizerKind {
     pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
             OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Nesterov => "nesterov",
+            OptimizerKind::RmsProp => "rmsprop",
         }
     }
 
@@ -265,8 +456,19 @@ impl OptimizerKind {
     pub fn default_config(self) -> OptimizerConfig {
         match self {
             OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig::default()),
+            OptimizerKind::AdamW => OptimizerConfig::AdamW(AdamConfig::default()),
             OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig::default()),
+            OptimizerKind::Nesterov => OptimizerConfig::Nesterov(SgdConfig {
+                momentum: 0.9,
+                ..SgdConfig::default()
+            }),
+            OptimizerKind::RmsProp => OptimizerConfig::RmsProp(RmsPropConfig::default()),
         }
+    }
+
+    /// Whether `--momentum` applies.
+    pub fn has_momentum(self) -> bool {
+        matches!(self, OptimizerKind::Sgd | OptimizerKind::Nesterov)
     }
 }
 
@@ -276,8 +478,17 @@ impl OptimizerKind {
 pub enum OptimizerConfig {
     /// Adam.
     Adam(AdamConfig),
+    /// Adam with decoupled weight decay (the decay is
+    /// [`crate::TrainConfig::weight_decay`]).
+    #[serde(rename = "adamw")]
+    AdamW(AdamConfig),
     /// SGD.
     Sgd(SgdConfig),
+    /// SGD with Nesterov momentum.
+    Nesterov(SgdConfig),
+    /// RMSprop.
+    #[serde(rename = "rmsprop")]
+    RmsProp(RmsPropConfig),
 }
 
 impl OptimizerConfig {
@@ -285,7 +496,10 @@ impl OptimizerConfig {
     pub fn kind(&self) -> OptimizerKind {
         match self {
             OptimizerConfig::Adam(_) => OptimizerKind::Adam,
+            OptimizerConfig::AdamW(_) => OptimizerKind::AdamW,
             OptimizerConfig::Sgd(_) => OptimizerKind::Sgd,
+            OptimizerConfig::Nesterov(_) => OptimizerKind::Nesterov,
+            OptimizerConfig::RmsProp(_) => OptimizerKind::RmsProp,
         }
     }
 
@@ -297,26 +511,37 @@ impl OptimizerConfig {
     /// The learning rate.
     pub fn lr(&self) -> f32 {
         match self {
-            OptimizerConfig::Adam(c) => c.lr,
-            OptimizerConfig::Sgd(c) => c.lr,
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.lr,
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => c.lr,
+            OptimizerConfig::RmsProp(c) => c.lr,
         }
     }
 
     /// The same settings with learning rate `lr`.
     pub fn with_lr(mut self, lr: f32) -> Self {
         match &mut self {
-            OptimizerConfig::Adam(c) => c.lr = lr,
-            OptimizerConfig::Sgd(c) => c.lr = lr,
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.lr = lr,
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => c.lr = lr,
+            OptimizerConfig::RmsProp(c) => c.lr = lr,
         }
         self
     }
 
-    /// The SGD momentum (`None` for Adam).
+    /// The momentum (`None` for the optimizers without one).
     pub fn momentum(&self) -> Option<f32> {
         match self {
-            OptimizerConfig::Adam(_) => None,
-            OptimizerConfig::Sgd(c) => Some(c.momentum),
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => Some(c.momentum),
+            _ => None,
         }
+    }
+
+    /// The same settings with momentum `m` (for the optimizers that have
+    /// one).
+    pub fn with_momentum(mut self, m: f32) -> Self {
+        if let OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) = &mut self {
+            c.momentum = m;
+        }
+        self
     }
 
     /// Checks the values are usable.
@@ -328,7 +553,7 @@ impl OptimizerConfig {
             )));
         }
         match self {
-            OptimizerConfig::Adam(c) => {
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
                 for (name, b) in [("beta1", c.beta1), ("beta2", c.beta2)] {
                     if !(0.0..1.0).contains(&b) {
                         return Err(Error::Config(format!(
@@ -343,11 +568,19 @@ impl OptimizerConfig {
                     )));
                 }
             }
-            OptimizerConfig::Sgd(c) => {
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => {
                 if !(0.0..1.0).contains(&c.momentum) {
                     return Err(Error::Config(format!(
                         "the momentum must be in [0, 1), not {}",
                         c.momentum
+                    )));
+                }
+            }
+            OptimizerConfig::RmsProp(c) => {
+                if !((0.0..1.0).contains(&c.rho) && c.eps > 0.0 && c.eps.is_finite()) {
+                    return Err(Error::Config(format!(
+                        "RMSprop needs rho in [0, 1) and a positive epsilon, not {} and {}",
+                        c.rho, c.eps
                     )));
                 }
             }
@@ -361,8 +594,25 @@ impl OptimizerConfig {
 pub enum AnyOptimizer {
     /// Adam.
     Adam(Adam),
+    /// AdamW: Adam, with the weight decay set as its regularization.
+    AdamW(Adam),
     /// SGD.
     Sgd(Sgd),
+    /// SGD with Nesterov momentum.
+    Nesterov(Sgd),
+    /// RMSprop.
+    RmsProp(RmsProp),
+}
+
+/// `$body` with `$o` bound to the optimizer inside any variant.
+macro_rules! each {
+    ($self:expr, $o:ident => $body:expr) => {
+        match $self {
+            AnyOptimizer::Adam($o) | AnyOptimizer::AdamW($o) => $body,
+            AnyOptimizer::Sgd($o) | AnyOptimizer::Nesterov($o) => $body,
+            AnyOptimizer::RmsProp($o) => $body,
+        }
+    };
 }
 
 impl AnyOptimizer {
@@ -370,15 +620,21 @@ impl AnyOptimizer {
     pub fn kind(&self) -> OptimizerKind {
         match self {
             AnyOptimizer::Adam(_) => OptimizerKind::Adam,
+            AnyOptimizer::AdamW(_) => OptimizerKind::AdamW,
             AnyOptimizer::Sgd(_) => OptimizerKind::Sgd,
+            AnyOptimizer::Nesterov(_) => OptimizerKind::Nesterov,
+            AnyOptimizer::RmsProp(_) => OptimizerKind::RmsProp,
         }
     }
 
     /// Lengths of the parameter tensors it keeps state for, in slot order.
     pub fn tensor_lens(&self) -> Vec<usize> {
         match self {
-            AnyOptimizer::Adam(o) => o.m.iter().map(|b| b.len()).collect(),
-            AnyOptimizer::Sgd(o) => o.velocity.iter().map(|b| b.len()).collect(),
+            AnyOptimizer::Adam(o) | AnyOptimizer::AdamW(o) => o.m.iter().map(|b| b.len()).collect(),
+            AnyOptimizer::Sgd(o) | AnyOptimizer::Nesterov(o) => {
+                o.velocity.iter().map(|b| b.len()).collect()
+            }
+            AnyOptimizer::RmsProp(o) => o.mean_square.iter().map(|b| b.len()).collect(),
         }
     }
 }
@@ -389,43 +645,39 @@ impl Optimizer for AnyOptimizer {
     fn new(config: OptimizerConfig, tensor_lens: &[usize]) -> Self {
         match config {
             OptimizerConfig::Adam(c) => AnyOptimizer::Adam(Adam::new(c, tensor_lens)),
+            OptimizerConfig::AdamW(c) => AnyOptimizer::AdamW(Adam::new(c, tensor_lens)),
             OptimizerConfig::Sgd(c) => AnyOptimizer::Sgd(Sgd::new(c, tensor_lens)),
+            OptimizerConfig::Nesterov(c) => AnyOptimizer::Nesterov(Sgd::nesterov(c, tensor_lens)),
+            OptimizerConfig::RmsProp(c) => AnyOptimizer::RmsProp(RmsProp::new(c, tensor_lens)),
         }
     }
 
     fn begin_step(&mut self) {
-        match self {
-            AnyOptimizer::Adam(o) => o.begin_step(),
-            AnyOptimizer::Sgd(o) => o.begin_step(),
-        }
+        each!(self, o => o.begin_step())
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        each!(self, o => o.set_lr(lr))
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        each!(self, o => o.set_regularization(reg))
     }
 
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
-        match self {
-            AnyOptimizer::Adam(o) => o.update(slot, param, grad, par),
-            AnyOptimizer::Sgd(o) => o.update(slot, param, grad, par),
-        }
+        each!(self, o => o.update(slot, param, grad, par))
     }
 
     fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
-        match self {
-            AnyOptimizer::Adam(o) => o.fused(slot),
-            AnyOptimizer::Sgd(o) => o.fused(slot),
-        }
+        each!(self, o => o.fused(slot))
     }
 
     fn steps(&self) -> u64 {
-        match self {
-            AnyOptimizer::Adam(o) => o.steps(),
-            AnyOptimizer::Sgd(o) => o.steps(),
-        }
+        each!(self, o => o.steps())
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        match self {
-            AnyOptimizer::Adam(o) => o.state(),
-            AnyOptimizer::Sgd(o) => o.state(),
-        }
+        each!(self, o => o.state())
     }
 
     fn restore(
@@ -433,9 +685,6 @@ impl Optimizer for AnyOptimizer {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        match self {
-            AnyOptimizer::Adam(o) => o.restore(steps, get),
-            AnyOptimizer::Sgd(o) => o.restore(steps, get),
-        }
+        each!(self, o => o.restore(steps, get))
     }
 }

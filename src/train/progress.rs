@@ -36,6 +36,9 @@ impl EpochStats {
         if let (Some(l), Some(a)) = (self.val_loss, self.val_accuracy) {
             t += &format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}");
         }
+        if let Some(lr) = self.lr {
+            t += &format!(" - lr: {lr:.3e}");
+        }
         t
     }
 }

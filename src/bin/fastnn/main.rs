@@ -96,6 +96,9 @@ fn train(a: TrainArgs) -> Result<()> {
         progress.on_event(e)
     })?;
     let train_seconds = started.elapsed().as_secs_f64();
+    if let Some(stop) = run.stop_report() {
+        say!("{stop}\n");
+    }
 
     let (ds, trainer) = (run.dataset(), run.trainer());
     let test = trainer.evaluate(&ds.test())?;
@@ -158,6 +161,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     let eval = evaluate(&engine, &loaded.network, &ds.test())
         .with_context(|| a.model.display().to_string())?;
     say!("{}", report::evaluation(&eval));
+    say!("\n{}", eval.report(loaded.network.class_names()));
     if let Some(path) = &a.json {
         fastnn::write_json(path, &eval)?;
     }
