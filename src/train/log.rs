@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::trainer::EpochStats;
+use super::epoch::EpochStats;
 
 /// A log's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

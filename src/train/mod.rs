@@ -20,16 +20,17 @@
 
 mod config;
 mod early_stopping;
+mod epoch;
 mod log;
 mod options;
-mod progress;
 mod schedule;
 mod trainer;
 
 pub use config::{MAX_BATCH_SIZE, Preset, TrainConfig};
 pub use early_stopping::{EarlyStopping, Monitor, Standing, StopReport};
+pub use epoch::EpochStats;
+pub use epoch::keras_time;
 pub use log::{LogFormat, log_format, log_text};
 pub use options::TrainOptions;
-pub use progress::keras_time;
 pub use schedule::Schedule;
-pub use trainer::{EpochStats, Event, Observer, TrainState, Trainer};
+pub use trainer::{Event, Observer, TrainState, Trainer};

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
 use super::early_stopping::StopReport;
+use super::epoch::EpochStats;
 use crate::engine::{Engine, with_awake_workers};
 use crate::infer::{Evaluation, evaluate};
 use crate::kernels::{KernelChoice, Parallelism};
@@ -17,31 +17,6 @@ use crate::nn::{
 };
 use crate::samples::{Images, Samples};
 use crate::{Error, Result};
-
-/// Metrics of one epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochStats {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean training loss over the epoch (as the forward passes saw it).
-    pub loss: f64,
-    /// Training accuracy over the epoch.
-    pub accuracy: f64,
-    /// Wall-clock seconds of the epoch's steps.
-    pub seconds: f64,
-    /// Steps taken.
-    pub steps: usize,
-    /// Loss on the validation samples after the epoch, when given.
-    #[serde(default, alias = "test_loss")]
-    pub val_loss: Option<f64>,
-    /// Accuracy on the validation samples after the epoch, when given.
-    #[serde(default, alias = "test_accuracy")]
-    pub val_accuracy: Option<f64>,
-    /// The learning rate of the epoch's last step, when a schedule changes
-    /// it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f64>,
-}
 
 /// What a trainer reports while it runs.
 #[derive(Clone, Copy, Debug)]

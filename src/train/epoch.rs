@@ -1,9 +1,35 @@
-//! Keras's progress format, so that a run reads like the tutorial's:
+//! One epoch's metrics, and Keras's progress format for them, so that a run
+//! reads like the tutorial's:
 //! `1875/1875 [==============================] - 0.31s 165us/step - loss: 0.2488 - accuracy: 0.9076`.
 
 use std::fmt;
 
-use super::trainer::EpochStats;
+use serde::{Deserialize, Serialize};
+
+/// Metrics of one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch (as the forward passes saw it).
+    pub loss: f64,
+    /// Training accuracy over the epoch.
+    pub accuracy: f64,
+    /// Wall-clock seconds of the epoch's steps.
+    pub seconds: f64,
+    /// Steps taken.
+    pub steps: usize,
+    /// Loss on the validation samples after the epoch, when given.
+    #[serde(default, alias = "test_loss")]
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation samples after the epoch, when given.
+    #[serde(default, alias = "test_accuracy")]
+    pub val_accuracy: Option<f64>,
+    /// The learning rate of the epoch's last step, when a schedule changes
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+}
 
 /// Seconds and time per step as Keras prints them: `2s 1ms/step`.
 pub fn keras_time(seconds: f64, steps: usize) -> String {
