@@ -12,6 +12,7 @@ use fastnn::{
     Dataset, Engine, Evaluation, Images, Network, Split, TrainRun, argmax, evaluate, model_dataset,
     open_dataset, predict,
 };
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -37,6 +38,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => show(a),
         Command::Bench(a) => bench(a),
         Command::Data(a) => data(a),
+        // A closed stdout must not stop a sweep: its results go to --out.
+        Command::Sweep(a) => Ok(fastnn::sweep::run_cli(a, &mut |l| {
+            let _ = writeln!(std::io::stdout(), "{l}");
+        })?),
     }
 }
 
