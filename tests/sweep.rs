@@ -825,3 +825,99 @@ fn cli_lists_the_runs_and_refuses_bad_flags_in_one_line() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// The command of a YAML `- >-` block (a folded shell line).
+fn folded_command(yaml: &str) -> String {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == "- >-")
+        .expect("a `- >-` block");
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| indent(l) > indent(lines[start]))
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn cli_the_cluster_examples_run_shards_that_merge_into_the_grid() {
+    let tmp = temp_dir();
+    let data = tiny(tmp.path());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cluster");
+    let none = tmp.path().join("none.jsonl");
+    // The shipped spec is a real grid (120 fashion runs): listed, not trained.
+    let shipped = examples.join("sweep.toml");
+    let listed = ok(&[
+        "sweep",
+        "--spec",
+        shipped.to_str().unwrap(),
+        "--list",
+        "--out",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(listed.lines().count(), 120, "{listed}");
+    let spec = write(
+        tmp.path(),
+        "tiny.toml",
+        format!("dataset = {data:?}\nepochs = 1\nhidden = [4, 8]\nseeds = \"1-5\"\n").as_bytes(),
+    );
+    let bin = Path::new(env!("CARGO_BIN_EXE_fastnn")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |cmd: &mut Command| {
+        let o = cmd
+            .current_dir(tmp.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+    };
+    // Slurm: the two tasks of a two-task array.
+    for task in ["0", "1"] {
+        run(Command::new("bash")
+            .arg(examples.join("sweep.sbatch"))
+            .env("SPEC", &spec)
+            .env("SLURM_ARRAY_TASK_ID", task)
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_CPUS_PER_TASK", "2"));
+    }
+    let results = tmp.path().join("results");
+    let slurm = tmp.path().join("slurm.jsonl");
+    ok(&[
+        "sweep",
+        "merge",
+        results.join("runs-0.jsonl").to_str().unwrap(),
+        results.join("runs-1.jsonl").to_str().unwrap(),
+        "--out",
+        slurm.to_str().unwrap(),
+    ]);
+    // Kubernetes: the pods' command for each of the 8 indices, then the
+    // merge job's, with the volumes mounted here.
+    let volumes = tmp.path().join("volumes");
+    std::fs::create_dir_all(&volumes).unwrap();
+    let mounted = |command: String| {
+        command
+            .replace("/spec/sweep.toml", spec.to_str().unwrap())
+            .replace("/results/", &format!("{}/", volumes.display()))
+    };
+    let job = std::fs::read_to_string(examples.join("sweep-job.yaml")).unwrap();
+    let pod = mounted(folded_command(&job));
+    assert!(pod.starts_with("fastnn sweep "), "{pod}");
+    for index in 0..8 {
+        run(Command::new("sh")
+            .args(["-c", &pod])
+            .env("JOB_COMPLETION_INDEX", index.to_string()));
+    }
+    let merge = std::fs::read_to_string(examples.join("sweep-merge-job.yaml")).unwrap();
+    run(Command::new("sh").args(["-c", &mounted(folded_command(&merge))]));
+    let k8s = volumes.join("runs.jsonl");
+    assert_eq!(outcomes(&k8s).len(), 10);
+    assert_eq!(outcomes(&k8s), outcomes(&slurm));
+}

@@ -243,7 +243,7 @@ pub struct Plan {
 impl Plan {
     /// Expands the grid of `args` over that of the spec file `spec`.
     pub fn new(args: &GridArgs, spec: Option<&Path>) -> Result<Plan> {
-        let cmd = train_command();
+        let mut cmd = train_command();
         let flags = train_flags(&cmd);
         let grids = match spec {
             Some(path) => read_spec(path, &flags)?,
@@ -252,7 +252,6 @@ impl Plan {
         let mut runs = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut duplicates = 0;
-        let mut cmd = cmd;
         for grid in grids {
             let mut axes: Vec<(&TrainFlag, Vec<String>)> = Vec::new();
             for f in &flags {
@@ -275,19 +274,8 @@ impl Plan {
                 )));
             }
             for combination in Odometer::new(axes.iter().map(|(_, v)| v.len()).collect()) {
-                let flags: Vec<(String, Option<String>)> = axes
-                    .iter()
-                    .zip(&combination)
-                    .filter_map(|((f, values), &i)| {
-                        let v = &values[i];
-                        match (f.switch, v.as_str()) {
-                            (true, "false") => None,
-                            (true, _) => Some((f.long.clone(), None)),
-                            (false, _) => Some((f.long.clone(), Some(v.clone()))),
-                        }
-                    })
-                    .collect();
-                let run = check_run(&mut cmd, runs.len(), flags)?;
+                let given = run_flags(&axes, &combination);
+                let run = check_run(&mut cmd, &flags, runs.len(), given)?;
                 if seen.insert(run.key()) {
                     runs.push(run);
                 } else {
@@ -297,6 +285,25 @@ impl Plan {
         }
         Ok(Plan { runs, duplicates })
     }
+}
+
+/// The `train` flags of one combination of values (`combination[i]`
+/// indexes the values of `axes[i]`): a switch appears when `true`.
+fn run_flags(
+    axes: &[(&TrainFlag, Vec<String>)],
+    combination: &[usize],
+) -> Vec<(String, Option<String>)> {
+    axes.iter()
+        .zip(combination)
+        .filter_map(|((f, values), &i)| {
+            let v = &values[i];
+            match (f.switch, v.as_str()) {
+                (true, "false") => None,
+                (true, _) => Some((f.long.clone(), None)),
+                (false, _) => Some((f.long.clone(), Some(v.clone()))),
+            }
+        })
+        .collect()
 }
 
 /// A flag's values as `train` takes them: seeds' ranges expanded, a
@@ -335,19 +342,21 @@ fn expand_values(f: &TrainFlag, values: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Parses and checks one run's flags.
+/// Parses and checks one run's flags (`given`, of the train flags
+/// `flags` that `cmd` parses).
 fn check_run(
     cmd: &mut Command,
+    flags: &[TrainFlag],
     index: usize,
-    flags: Vec<(String, Option<String>)>,
+    given: Vec<(String, Option<String>)>,
 ) -> Result<PlannedRun> {
-    let argv = flags.iter().map(|(long, v)| match v {
+    let argv = given.iter().map(|(long, v)| match v {
         Some(v) => format!("--{long}={v}"),
         None => format!("--{long}"),
     });
     let mut run = PlannedRun {
         index,
-        flags: flags.clone(),
+        flags: given.clone(),
         options: TrainOptions::default(),
         settings: Settings::new(),
     };
@@ -363,17 +372,10 @@ fn check_run(
         .dataset()
         .parse::<DatasetSource>()
         .map_err(|e| failed(&run, e))?;
-    let given: Vec<&str> = run.flags.iter().map(|(l, _)| l.as_str()).collect();
-    let ids = train_flags(cmd);
-    let given_ids: Vec<&str> = ids
+    let not_given: Vec<&str> = flags
         .iter()
-        .filter(|f| given.contains(&f.long.as_str()))
+        .filter(|f| !given.iter().any(|(long, _)| *long == f.long))
         .map(|f| f.id.as_str())
-        .collect();
-    let not_given: Vec<&str> = ids
-        .iter()
-        .map(|f| f.id.as_str())
-        .filter(|id| !given_ids.contains(id))
         .collect();
     run.settings = settings_of(&run.options, &not_given, config.seed)?;
     Ok(run)
@@ -537,4 +539,90 @@ fn spec_grid(
         grid.values.push((flag.id.clone(), values));
     }
     Ok(grid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_odometer_counts_every_combination_last_fastest() {
+        let all: Vec<Vec<usize>> = Odometer::new(vec![2, 1, 3]).collect();
+        assert_eq!(all.len(), 6);
+        assert_eq!(
+            all[..4],
+            [vec![0, 0, 0], vec![0, 0, 1], vec![0, 0, 2], vec![1, 0, 0]]
+        );
+        assert_eq!(
+            Odometer::new(vec![]).collect::<Vec<_>>(),
+            [Vec::<usize>::new()]
+        );
+        assert_eq!(Odometer::new(vec![3, 0]).count(), 0);
+    }
+
+    /// A switch such as a future `--restore-best`: swept as true,false.
+    #[test]
+    fn a_switch_is_swept_as_true_and_false() {
+        let train = Arg::new("restore_best")
+            .long("restore-best")
+            .action(ArgAction::SetTrue)
+            .help("Keep the best epoch");
+        let cmd = Command::new("sweep")
+            .no_binary_name(true)
+            .arg(sweep_arg(&train))
+            .arg(Arg::new("other").long("other"));
+        let values = |args: &[&str]| {
+            cmd.clone().try_get_matches_from(args).map(|m| {
+                m.get_many::<String>("restore_best")
+                    .map(|v| v.cloned().collect::<Vec<_>>())
+            })
+        };
+        assert_eq!(
+            values(&["--restore-best"]).unwrap(),
+            Some(vec!["true".into()])
+        );
+        assert_eq!(
+            values(&["--restore-best", "true,false", "--other", "x"]).unwrap(),
+            Some(vec!["true".into(), "false".into()])
+        );
+        assert!(values(&["--restore-best", "maybe"]).is_err());
+        let flag = TrainFlag {
+            id: "restore_best".into(),
+            long: "restore-best".into(),
+            switch: true,
+            list: false,
+        };
+        let axes = [(&flag, vec!["true".to_string(), "false".to_string()])];
+        assert_eq!(run_flags(&axes, &[0]), [("restore-best".to_string(), None)]);
+        assert_eq!(run_flags(&axes, &[1]), []);
+    }
+
+    #[test]
+    fn values_become_what_train_takes() {
+        let flag = |id: &str, list| TrainFlag {
+            id: id.into(),
+            long: id.into(),
+            switch: false,
+            list,
+        };
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            expand_values(&flag("hidden", true), &strings(&["64", "128:128"])).unwrap(),
+            ["64", "128,128"]
+        );
+        assert_eq!(
+            expand_values(&flag("seed", false), &strings(&["3-5", " 9 "])).unwrap(),
+            ["3", "4", "5", "9"]
+        );
+        // Not a range: clap's own parser refuses it later.
+        assert_eq!(
+            expand_values(&flag("seed", false), &strings(&["-2"])).unwrap(),
+            ["-2"]
+        );
+        assert_eq!(
+            expand_values(&flag("dataset", false), &strings(&["a:b"])).unwrap(),
+            ["a:b"],
+            "only list flags translate ':'"
+        );
+    }
 }
