@@ -218,15 +218,7 @@ fn run_plan(
     done: &mut dyn FnMut(RunRecord) -> fastnn::Result<()>,
 ) -> fastnn::Result<fastnn::sweep::RunStats> {
     let datasets = Datasets::open(plan.runs.iter().map(|r| &r.options))?;
-    let tasks: Vec<RunTask> = plan
-        .runs
-        .iter()
-        .map(|r| RunTask {
-            index: r.index,
-            options: &r.options,
-            settings: &r.settings,
-        })
-        .collect();
+    let tasks: Vec<RunTask> = plan.runs.iter().map(|r| r.task()).collect();
     Runner {
         packing: Packing::new(Some(threads), per_run, tasks.len())?,
         datasets: &datasets,
@@ -652,54 +644,36 @@ fn cli_sweep_models_are_the_models_of_fastnn_train() {
     let data = tiny(tmp.path());
     let models = tmp.path().join("models");
     let out = tmp.path().join("runs.jsonl");
-    ok(&[
-        "sweep",
+    let (out, models) = (out.to_str().unwrap(), models.to_str().unwrap());
+    let same = [
         "--dataset",
         &data,
         "--hidden",
         "8",
         "--lr",
         "0.003",
-        "--batch-size",
-        "32,5",
         "--epochs",
         "3",
-        "--seeds",
-        "4",
-        "--threads-per-run",
-        "2",
-        "--threads",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-        "--save-models",
-        models.to_str().unwrap(),
-    ]);
-    let recs = records(&out);
+    ];
+    let mut sweep = vec!["sweep", "--batch-size", "32,5", "--seeds", "4"];
+    sweep.extend(same);
+    sweep.extend(["--threads-per-run", "2", "--threads", "2"]);
+    ok(&[&sweep[..], &["--out", out, "--save-models", models]].concat());
+    let recs = records(Path::new(out));
     assert_eq!(recs.len(), 2);
     for r in &recs {
         let alone = tmp.path().join("alone.safetensors");
         let batch = r.settings["batch_size"].to_string();
-        let printed = ok(&[
-            "train",
-            "--dataset",
-            &data,
-            "--hidden",
-            "8",
-            "--lr",
-            "0.003",
-            "--batch-size",
-            &batch,
-            "--epochs",
-            "3",
-            "--seed",
-            "4",
+        let mut train = vec!["train", "--batch-size", &batch, "--seed", "4"];
+        train.extend(same);
+        train.extend([
             "--threads",
             "1",
             "--quiet",
             "--save",
             alone.to_str().unwrap(),
         ]);
+        let printed = ok(&train);
         let swept = r.model.as_ref().unwrap();
         assert!(
             std::fs::read(swept).unwrap() == std::fs::read(&alone).unwrap(),

@@ -57,7 +57,7 @@ pub struct SweepArgs {
     /// `batch-size`, …) or `time` [default: the first that varies].
     #[arg(long, value_name = "SETTING", requires = "plots")]
     pub plot_x: Option<String>,
-    /// Save each run's model here, as run-<hash of its settings>.safetensors.
+    /// Save each run's model here, as `run-<hash of its settings>.safetensors`.
     #[arg(long, value_name = "DIR")]
     pub save_models: Option<PathBuf>,
     /// List the runs, and which are done, without training.
@@ -170,14 +170,7 @@ fn sweep(a: &SweepArgs, print: &mut dyn FnMut(&str)) -> Result<()> {
         RunStats::default()
     } else {
         let datasets = Datasets::open(todo.iter().map(|r| &r.options))?;
-        let tasks: Vec<RunTask> = todo
-            .iter()
-            .map(|r| RunTask {
-                index: r.index,
-                options: &r.options,
-                settings: &r.settings,
-            })
-            .collect();
+        let tasks: Vec<RunTask> = todo.iter().map(|r| r.task()).collect();
         let stop = StopOnSignals::install()?;
         let runner = Runner {
             packing,
@@ -241,18 +234,19 @@ fn plan_line(
     if shard != Shard::ALL {
         line += &format!(", {} in shard {shard}", mine.len());
     }
-    line += &format!(
-        "; {done} already in {}, {} to train, {} at once on {} thread{} each",
-        out.display(),
-        mine.len() - done,
-        packing.concurrent,
-        packing.threads_per_run,
-        if packing.threads_per_run == 1 {
+    let todo = mine.len() - done;
+    line += &format!("; {done} already in {}, {todo} to train", out.display());
+    if todo > 0 {
+        let s = if packing.threads_per_run == 1 {
             ""
         } else {
             "s"
-        }
-    );
+        };
+        line += &format!(
+            ", {} at once on {} thread{s} each",
+            packing.concurrent, packing.threads_per_run
+        );
+    }
     line
 }
 

@@ -226,6 +226,15 @@ impl PlannedRun {
     pub fn key(&self) -> String {
         settings_key(&self.settings)
     }
+
+    /// The run for a [`super::Runner`].
+    pub fn task(&self) -> super::RunTask<'_> {
+        super::RunTask {
+            index: self.index,
+            options: &self.options,
+            settings: &self.settings,
+        }
+    }
 }
 
 /// The runs of a sweep: the grids of the spec file (if any) with the

@@ -2,7 +2,7 @@
 //! each (JSONL), appended as each run finishes.
 //!
 //! The file is an append-only log, the one file fastnn writes in place
-//! rather than through [`crate::files::write_atomically`]: each line is
+//! rather than through `files::write_atomically`: each line is
 //! written by a single `write` to a file opened for appending, then
 //! synced, so an interrupted sweep leaves whole lines, and at worst (a
 //! crash inside that write) a partial last line, which the next sweep on

@@ -8,6 +8,7 @@ use image::RgbImage;
 use plotters::prelude::*;
 
 use super::canvas::{self, WHITE};
+use super::plots::house_style;
 use super::save_png;
 use crate::{Error, Result};
 
@@ -117,32 +118,26 @@ fn draw(
     series: &[SweepSeries],
     connect: bool,
 ) -> DrawResult {
-    let xs: Vec<f64> = series
+    // Everything drawn: each run, and each mean's bar ends.
+    let drawn: Vec<(f64, f64)> = series
         .iter()
         .flat_map(|s| &s.points)
         .flat_map(|p| {
-            p.runs
-                .iter()
-                .map(|r| axis.place(r.0))
-                .chain([axis.place(p.x)])
+            let bar = [(p.x, p.mean - p.std), (p.x, p.mean + p.std)];
+            p.runs.iter().copied().chain(bar)
         })
-        .filter(|x| x.is_finite())
+        .map(|(x, y)| (axis.place(x), y))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
         .collect();
-    let ys: Vec<f64> = series
-        .iter()
-        .flat_map(|s| &s.points)
-        .flat_map(|p| {
-            p.runs
-                .iter()
-                .map(|r| r.1)
-                .chain([p.mean - p.std, p.mean + p.std])
-        })
-        .filter(|y| y.is_finite())
-        .collect();
+    let xs: Vec<f64> = drawn.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = drawn.iter().map(|p| p.1).collect();
+    // The values' range widened by 8%, or by `pad` times their size when
+    // that is wider (one value, or values close together).
     let span = |v: &[f64], pad: f64| {
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let p = ((hi - lo) * 0.08).max(pad);
+        let size = hi.abs().max(lo.abs()).max(1e-12);
+        let p = ((hi - lo) * 0.08).max(pad * size);
         (lo - p, hi + p)
     };
     let (x_lo, x_hi) = match axis {
@@ -161,7 +156,7 @@ fn draw(
             )
         }
     };
-    let (y_lo, y_hi) = span(&ys, 0.002);
+    let (y_lo, y_hi) = span(&ys, 0.003);
     let (y_lo, y_hi) = (y_lo.max(0.0), y_hi.min(1.0));
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
@@ -188,18 +183,13 @@ fn draw(
         SweepAxis::Categories(_, labels) => labels.len() * 4 + 1,
         _ => 8,
     };
-    chart
-        .configure_mesh()
-        .x_desc(axis.name())
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(axis.name())
         .y_desc("test accuracy")
         .x_labels(x_labels)
         .x_label_formatter(&x_label)
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
-        .light_line_style(RGBColor(248, 248, 248))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .draw()?;
+        .y_label_formatter(&|y| format!("{y:.3}"));
+    house_style(&mut mesh).draw()?;
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let runs = s
