@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -21,7 +22,7 @@ use crate::{Error, Result};
 /// files the run writes.
 #[derive(Debug)]
 pub struct TrainRun {
-    dataset: Dataset,
+    dataset: Arc<Dataset>,
     dataset_spec: String,
     trainer: Trainer,
     notes: Vec<String>,
@@ -91,14 +92,27 @@ pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Resu
 impl TrainRun {
     /// A fresh run: the options' dataset and a new network and trainer.
     pub fn new(engine: &Engine, options: &TrainOptions) -> Result<TrainRun> {
-        let config = options.config()?;
+        options.config()?;
         let source: DatasetSource = options.dataset().parse()?;
-        let dataset = Dataset::open(&source)?;
+        let dataset = Arc::new(Dataset::open(&source)?);
+        TrainRun::on_dataset(engine, options, dataset, dataset_spec(&source))
+    }
+
+    /// A fresh run on a dataset already open, which runs may share (a
+    /// sweep maps each dataset once for all its runs); `spec` identifies
+    /// it (see [`dataset_spec`]).
+    pub fn on_dataset(
+        engine: &Engine,
+        options: &TrainOptions,
+        dataset: Arc<Dataset>,
+        spec: String,
+    ) -> Result<TrainRun> {
+        let config = options.config()?;
         let net = config.build_network(&dataset.train(), dataset.classes())?;
         let trainer = Trainer::new(engine, net, config)?;
         Ok(TrainRun {
             dataset,
-            dataset_spec: dataset_spec(&source),
+            dataset_spec: spec,
             trainer,
             notes: Vec::new(),
             resumed_after: 0,
@@ -144,7 +158,7 @@ impl TrainRun {
             )));
         }
         state.config = config;
-        let dataset = open_dataset(&spec)?;
+        let dataset = Arc::new(open_dataset(&spec)?);
         let trainer = Trainer::resume(engine, loaded.network, state)?;
         Ok(TrainRun {
             dataset,

@@ -3,14 +3,14 @@
 //! [`Engine`] of K threads, so the cores are filled and never
 //! oversubscribed.
 //!
-//! A run is what `fastnn train` does with the same flags (the network,
-//! the trainer, the same epochs, the evaluation on the test set), and its
-//! model has the same bits: bits never depend on the thread count, and
-//! runs share nothing but the read-only dataset.
+//! A run is what `fastnn train` does with the same flags (a
+//! [`TrainRun`], fitted, then evaluated on the test set), and its model
+//! has the same bits: bits never depend on the thread count, and runs
+//! share nothing but the read-only dataset.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 use super::record::{RunRecord, settings_key};
 use crate::dataset::{Dataset, DatasetSource};
 use crate::engine::{Engine, MAX_THREADS, available_cores};
-use crate::model::{Provenance, save_model};
-use crate::run::dataset_spec;
-use crate::train::{TrainOptions, Trainer};
+use crate::model::save_model;
+use crate::run::{TrainRun, dataset_spec};
+use crate::train::TrainOptions;
 use crate::{Error, Result};
 
 /// How runs are packed onto the cores: `concurrent` runs at once, each on
@@ -64,7 +64,7 @@ impl Packing {
 /// The datasets of a sweep's runs, each opened (mapped) once.
 #[derive(Debug, Default)]
 pub struct Datasets {
-    open: Vec<(String, Dataset)>,
+    open: Vec<(String, Arc<Dataset>)>,
 }
 
 impl Datasets {
@@ -75,15 +75,14 @@ impl Datasets {
             let source: DatasetSource = o.dataset().parse()?;
             let spec = dataset_spec(&source);
             if d.get(&spec).is_none() {
-                let ds = Dataset::open(&source)?;
-                d.open.push((spec, ds));
+                d.open.push((spec, Arc::new(Dataset::open(&source)?)));
             }
         }
         Ok(d)
     }
 
     /// The dataset `spec` names (see [`dataset_spec`]).
-    fn get(&self, spec: &str) -> Option<&Dataset> {
+    fn get(&self, spec: &str) -> Option<&Arc<Dataset>> {
         self.open.iter().find(|(s, _)| s == spec).map(|(_, d)| d)
     }
 }
@@ -222,7 +221,8 @@ impl Runner<'_> {
         Ok(stats)
     }
 
-    /// Trains one run as `fastnn train` would; `None` if stopped.
+    /// Trains one run as `fastnn train` does (a [`TrainRun`] on the shared
+    /// dataset, fitted, then evaluated on the test set); `None` if stopped.
     fn train(
         &self,
         engine: &Engine,
@@ -230,26 +230,22 @@ impl Runner<'_> {
         halt: &(dyn Fn() -> bool + Sync),
     ) -> Result<Option<Finished>> {
         let started = Instant::now();
-        let config = task.options.config()?;
         let spec = dataset_spec(&task.options.dataset().parse()?);
         let ds = self
             .datasets
             .get(&spec)
             .ok_or_else(|| Error::Config(format!("the dataset {spec} was not opened")))?;
-        let train = ds.train();
-        let net = config.build_network(&train, ds.classes())?;
-        let mut trainer = Trainer::new(engine, net, config.clone())?;
+        let mut run = TrainRun::on_dataset(engine, task.options, Arc::clone(ds), spec.clone())?;
         let fit_started = Instant::now();
-        let fit = trainer
-            .fit(&train, None, &mut |_| {
-                if halt() {
-                    Err(Error::Config("stopped".into()))
-                } else {
-                    Ok(())
-                }
-            })
-            .map(|_| ());
+        let fit = run.fit(None, None, &mut |_| {
+            if halt() {
+                Err(Error::Config("stopped".into()))
+            } else {
+                Ok(())
+            }
+        });
         let train_seconds = fit_started.elapsed().as_secs_f64();
+        let trainer = run.trainer();
         let (test, error) = match fit {
             Ok(()) => (Some(trainer.evaluate(&ds.test())?), None),
             Err(_) if halt() => return Ok(None),
@@ -259,10 +255,7 @@ impl Runner<'_> {
         let model = match (self.save_models, &test) {
             (Some(dir), Some(_)) => {
                 let path = dir.join(model_file_name(&settings_key(task.settings)));
-                let provenance = Provenance {
-                    dataset: spec.clone(),
-                };
-                save_model(&path, trainer.network(), &provenance)?;
+                save_model(&path, trainer.network(), &run.provenance())?;
                 Some(path)
             }
             _ => None,
@@ -270,7 +263,7 @@ impl Runner<'_> {
         let arch = trainer.network().architecture();
         let per_image = (arch.forward_flops() + arch.backward_flops()) as f64;
         let epochs = trainer.history().to_vec();
-        let gflop = per_image * train.len() as f64 * epochs.len() as f64 / 1e9;
+        let gflop = per_image * ds.train().len() as f64 * epochs.len() as f64 / 1e9;
         let record = RunRecord {
             index: task.index,
             settings: task.settings.clone(),
@@ -281,7 +274,7 @@ impl Runner<'_> {
             train_seconds,
             threads: engine.threads(),
             dataset: spec,
-            config,
+            config: trainer.config().clone(),
             error,
             model,
             fastnn_version: env!("CARGO_PKG_VERSION").into(),
