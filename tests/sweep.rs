@@ -684,8 +684,48 @@ fn cli_sweep_models_are_the_models_of_fastnn_train() {
     }
 }
 
+/// Starts `fastnn args`, sends `signal` once a run more than `before` is
+/// in `out`, and checks that it stopped with one line (unless it had
+/// finished already) leaving whole lines; returns the runs in `out`.
+fn interrupt(signal: &str, args: &[&str], out: &Path, before: usize) -> usize {
+    let child = Command::new(env!("CARGO_BIN_EXE_fastnn"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let lines = || std::fs::read(out).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+    while lines() <= before {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no run finished"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let done = records(out).len();
+    if done < 24 {
+        assert!(!o.status.success(), "{signal}");
+        assert!(
+            err.contains("interrupted:") && err.contains("the same command"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let text = std::fs::read_to_string(out).unwrap();
+    assert!(text.ends_with('\n'), "{signal}: only whole lines");
+    done
+}
+
 #[test]
-fn cli_ctrl_c_leaves_whole_lines_and_the_same_command_finishes_the_sweep() {
+fn cli_ctrl_c_and_sigterm_leave_whole_lines_and_the_same_command_finishes() {
     let tmp = temp_dir();
     let data = tiny(tmp.path());
     let out = tmp.path().join("runs.jsonl");
@@ -696,7 +736,7 @@ fn cli_ctrl_c_leaves_whole_lines_and_the_same_command_finishes_the_sweep() {
         "--hidden",
         "16",
         "--epochs",
-        "1500",
+        "3000",
         "--seeds",
         "1-24",
         "--threads",
@@ -704,38 +744,13 @@ fn cli_ctrl_c_leaves_whole_lines_and_the_same_command_finishes_the_sweep() {
         "--out",
         out.to_str().unwrap(),
     ];
-    let child = Command::new(env!("CARGO_BIN_EXE_fastnn"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::fs::read(&out).map_or(0, |b| b.len()) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no run finished"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    let done = records(&out).len();
-    if done < 24 {
-        assert!(!o.status.success());
-        assert!(
-            err.contains("interrupted:") && err.contains("the same command"),
-            "{err}"
-        );
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    }
-    let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.ends_with('\n'), "only whole lines");
+    // Ctrl-C, then SIGTERM (what Slurm and Kubernetes send) on the rerun.
+    let after_int = interrupt("-INT", &args, &out, 0);
+    let done = if after_int < 24 {
+        interrupt("-TERM", &args, &out, after_int)
+    } else {
+        24
+    };
     let finished = ok(&args);
     assert!(
         finished.contains(&format!("{done} already in")),
