@@ -4,7 +4,7 @@
 //! only hands over the parsed flags and prints the lines.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -115,21 +115,7 @@ fn sweep(a: &SweepArgs, print: &mut dyn FnMut(&str)) -> Result<()> {
         .filter(|r| shard.contains(r.index))
         .collect();
     if a.list {
-        let done = if out.exists() {
-            read_results(out)?.runs
-        } else {
-            Vec::new()
-        };
-        let done: HashSet<String> = done.iter().map(|l| l.record.key()).collect();
-        for r in &mine {
-            let status = if done.contains(&r.key()) {
-                "done"
-            } else {
-                "todo"
-            };
-            print(&format!("{:>5} {status} {}", r.index, r.command_line()));
-        }
-        return Ok(());
+        return list(&mine, out, print);
     }
     let (mut log, existing) = ResultsLog::open(out)?;
     if existing.partial > 0 {
@@ -139,12 +125,12 @@ fn sweep(a: &SweepArgs, print: &mut dyn FnMut(&str)) -> Result<()> {
             existing.partial
         ));
     }
-    let my_keys: HashMap<String, usize> = mine.iter().map(|r| (r.key(), r.index)).collect();
+    let my_keys: HashSet<String> = mine.iter().map(|r| r.key()).collect();
     let mut records: Vec<RunRecord> = Vec::new();
     let mut seen = HashSet::new();
     for l in existing.runs {
         let key = l.record.key();
-        if my_keys.contains_key(&key) && seen.insert(key) {
+        if my_keys.contains(&key) && seen.insert(key) {
             records.push(l.record);
         }
     }
@@ -218,13 +204,35 @@ fn sweep(a: &SweepArgs, print: &mut dyn FnMut(&str)) -> Result<()> {
     Ok(())
 }
 
+/// `--list`: each run of the shard, done (in `out`) or not.
+fn list(mine: &[&PlannedRun], out: &Path, print: &mut dyn FnMut(&str)) -> Result<()> {
+    let done: HashSet<String> = if out.exists() {
+        read_results(out)?
+            .runs
+            .iter()
+            .map(|l| l.record.key())
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    for r in mine {
+        let status = if done.contains(&r.key()) {
+            "done"
+        } else {
+            "todo"
+        };
+        print(&format!("{:>5} {status} {}", r.index, r.command_line()));
+    }
+    Ok(())
+}
+
 /// What the sweep is about to do.
 fn plan_line(
     plan: &Plan,
     mine: &[&PlannedRun],
     done: usize,
     shard: Shard,
-    out: &std::path::Path,
+    out: &Path,
     packing: &Packing,
 ) -> String {
     let mut line = format!("sweep: {} runs", plan.runs.len());
