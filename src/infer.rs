@@ -54,6 +54,9 @@ pub fn evaluate(engine: &Engine, net: &Network, samples: &Samples) -> Result<Eva
                 confusion[samples.labels[r as usize] as usize][guess] += 1;
             }
         }
+        if !loss.is_finite() {
+            return Err(non_finite());
+        }
         let n = samples.len() as f64;
         Ok(Evaluation {
             loss: loss / n,
@@ -111,11 +114,37 @@ pub fn predict(
             for i in 0..chunk.len() {
                 let mut p = ws.logits(arch.classes, i).to_vec();
                 softmax_in_place(&mut p);
+                if !p.iter().all(|x| x.is_finite()) {
+                    return Err(non_finite());
+                }
                 out.push(p);
             }
         }
         Ok(out)
     })
+}
+
+/// The error for outputs that are NaN or infinite: a network whose
+/// weights are too large for its inputs has no meaningful answer.
+fn non_finite() -> Error {
+    Error::Config(
+        "the network's outputs are not finite (NaN or infinite): its weights are too large \
+         for these inputs"
+            .into(),
+    )
+}
+
+/// The classes holding at least 0.5% of the probability, likeliest first:
+/// `probabilities: Sneaker 97.1%, Sandal 2.5%`.
+pub fn likeliest(probs: &[f32], names: &[String]) -> String {
+    let mut order: Vec<usize> = (0..probs.len().min(names.len())).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    let parts: Vec<String> = order
+        .iter()
+        .filter(|&&c| probs[c] >= 0.005)
+        .map(|&c| format!("{} {:.1}%", names[c], probs[c] * 100.0))
+        .collect();
+    format!("probabilities: {}", parts.join(", "))
 }
 
 /// Index of the largest value (the first one on ties, as in Keras and

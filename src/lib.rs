@@ -81,6 +81,7 @@ pub mod idx;
 pub mod idx_file;
 mod infer;
 pub mod kernels;
+pub mod limits;
 #[doc(hidden)]
 pub mod model;
 #[doc(hidden)]
@@ -100,7 +101,8 @@ pub use dataset::{
 };
 pub use engine::{Engine, MAX_THREADS, available_cores};
 pub use error::{Error, Result};
-pub use infer::{EVAL_BATCH, Evaluation, argmax, evaluate, predict};
+pub use files::remove_temp_files;
+pub use infer::{EVAL_BATCH, Evaluation, argmax, evaluate, likeliest, predict};
 pub use model::{Loaded, Provenance, checkpoint_path, load_model, save_checkpoint, save_model};
 pub use nn::{
     Activation, AdamConfig, Architecture, Dense, Init, Loss, Network, OptimizerConfig,
@@ -108,9 +110,10 @@ pub use nn::{
 };
 pub use preprocess::{FittedPreprocess, Preprocess};
 pub use run::{
-    Gap, RunSummary, TrainRun, dataset_spec, describe, model_dataset, open_dataset, write_json,
+    Gap, RunSummary, TrainRun, check_outputs, dataset_spec, describe, model_dataset, open_dataset,
+    write_json,
 };
 pub use samples::{Images, Samples};
 pub use train::{
-    EpochStats, Event, Observer, Preset, TrainConfig, TrainOptions, TrainState, Trainer,
+    EpochStats, Event, Observer, Preset, TrainConfig, TrainOptions, TrainState, Trainer, keras_time,
 };

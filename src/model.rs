@@ -13,6 +13,7 @@
 //! never replaced by a partial one, and deterministic: the header's keys are
 //! sorted, so the same network gives the same bytes.
 
+use crate::limits::MAX_MODEL_BYTES;
 use crate::nn::{AnyOptimizer, Architecture, Dense, Network, Optimizer};
 use crate::train::{EpochStats, TrainConfig, TrainState, Trainer};
 use crate::{Error, Result};
@@ -22,8 +23,6 @@ use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "fastnn-model";
 const FORMAT_VERSION: &str = "1";
-/// Larger files are refused before being read: fastnn's networks are small.
-const MAX_FILE_BYTES: u64 = 1 << 31;
 
 /// Where a model came from, stored beside the weights.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -53,7 +52,7 @@ pub struct Loaded {
 /// Loads and validates a model or checkpoint file: every tensor's dtype and
 /// shape against the architecture in the metadata.
 pub fn load_model(path: &Path) -> Result<Loaded> {
-    let bytes = read_bounded(path)?;
+    let bytes = crate::files::read_bounded(path, MAX_MODEL_BYTES, "a model")?;
     load_bytes(path, &bytes)
 }
 
@@ -155,6 +154,9 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
                 .map_err(|_| bad("metadata `optimizer_steps` is not a number".into()))?;
             let history: Vec<EpochStats> = serde_json::from_str(get("history")?)
                 .map_err(|e| bad(format!("metadata `history` is invalid: {e}")))?;
+            config
+                .validate()
+                .map_err(|e| bad(format!("metadata `train_config`: {e}")))?;
             let mut optimizer = AnyOptimizer::new(config.optimizer, &network.tensor_lens());
             optimizer.restore(steps, &mut |name, out| {
                 let values = fetch(&format!("optimizer.{name}"), &[out.len()])?;
@@ -168,11 +170,13 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
                     tensors.len()
                 )));
             }
-            Some(TrainState {
+            let state = TrainState {
                 config,
                 optimizer,
                 history,
-            })
+            };
+            state.check().map_err(|e| bad(e.to_string()))?;
+            Some(state)
         }
     };
     Ok(Loaded {
@@ -344,18 +348,4 @@ fn tensor_views<'a>(
             (name, view)
         })
         .collect()
-}
-
-fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::invalid(path, "is not a regular file"));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Error::invalid(
-            path,
-            format!("is {} bytes, too large for a fastnn model", meta.len()),
-        ));
-    }
-    std::fs::read(path).map_err(|e| Error::io(path, e))
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::dataset::{Dataset, DatasetSource};
+use crate::dataset::{Dataset, DatasetSource, Split};
 use crate::engine::Engine;
 use crate::infer::Evaluation;
 use crate::model::{Loaded, Provenance, load_model, save_checkpoint};
@@ -41,14 +41,30 @@ pub fn dataset_spec(source: &DatasetSource) -> String {
     }
 }
 
+/// Checks, before any work, that each of `files` can be written (its
+/// folder exists and takes new files; it is not a folder, nor a device that
+/// must not be replaced) and creates each of `dirs` (checking it takes new
+/// files), so that a mistyped output path fails before training, not
+/// after.
+pub fn check_outputs(files: &[&Path], dirs: &[&Path]) -> Result<()> {
+    for f in files {
+        crate::files::check_output(f)?;
+    }
+    for d in dirs {
+        crate::files::prepare_output_dir(d)?;
+    }
+    Ok(())
+}
+
 /// Opens the dataset named by `spec` (`fashion`, `mnist` or a folder).
 pub fn open_dataset(spec: &str) -> Result<Dataset> {
     Dataset::open(&spec.parse()?)
 }
 
-/// The dataset a loaded model (read from `model`) is used on: `given`,
-/// else the one it was trained on; fails unless the network takes that
-/// dataset's images and predicts its classes.
+/// The test split of the dataset a loaded model (read from `model`) is used
+/// on: `given`, else the one it was trained on (evaluation needs no
+/// training files); fails unless the network takes that dataset's images
+/// and predicts its classes.
 pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Result<Dataset> {
     let spec = match given {
         Some(s) => s.to_string(),
@@ -60,7 +76,7 @@ pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Resu
         }
         None => loaded.provenance.dataset.clone(),
     };
-    let ds = open_dataset(&spec)?;
+    let ds = Dataset::open_test(&spec.parse()?)?;
     let arch = loaded.network.architecture();
     if (arch.rows, arch.cols) != (ds.rows(), ds.cols()) {
         return Err(Error::invalid(
@@ -75,7 +91,11 @@ pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Resu
             ),
         ));
     }
-    if arch.classes != ds.classes().len() {
+    // Without class names a dataset's count is its largest label + 1, which
+    // a test split may undercount: then only its labels must fit.
+    if arch.classes != ds.classes().len()
+        && (ds.has_class_names() || arch.classes < ds.classes().len())
+    {
         return Err(Error::invalid(
             model,
             format!(
@@ -204,6 +224,26 @@ impl TrainRun {
         Provenance {
             dataset: self.dataset_spec.clone(),
         }
+    }
+
+    /// The first line `train` prints: the version, the dataset's folder and
+    /// its size, and, for a resumed run, the epochs done.
+    pub fn banner(&self) -> String {
+        let ds = &self.dataset;
+        let mut line = format!(
+            "fastnn {}: {} ({} training, {} test images of {}x{})",
+            env!("CARGO_PKG_VERSION"),
+            ds.dir()
+                .map_or(ds.name().to_string(), |d| d.display().to_string()),
+            ds.len(Split::Train),
+            ds.len(Split::Test),
+            ds.rows(),
+            ds.cols()
+        );
+        if self.resumed_after > 0 {
+            line += &format!("\nresuming after epoch {}", self.resumed_after);
+        }
+        line
     }
 
     /// One line of the settings: `784-128-10 relu, xent loss, adam lr 0.001, …`.

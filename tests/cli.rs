@@ -91,8 +91,10 @@ fn train_save_eval_predict_round_trip() {
     let acc = value(&out, "Test accuracy:");
     let loss = value(&out, "Test loss:");
 
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&json).unwrap();
+    // f32 settings as written, not widened to f64 (0.0010000000474974513).
+    assert!(text.contains("\"lr\": 0.001,"), "{text}");
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(summary["epochs"].as_array().unwrap().len(), 2);
     assert_eq!(summary["config"]["batch_size"], 16);
     let json_acc = summary["test_accuracy"].as_f64().unwrap();
@@ -132,27 +134,63 @@ fn train_save_eval_predict_round_trip() {
     );
 }
 
+/// Asserts a usage error as clap reports it: exit status 2, the problem
+/// with `needles` in it (every missing argument, every valid value), and
+/// the hint, on stderr; nothing on stdout.
+fn usage_error(args: &[&str], needles: &[&str]) {
+    let o = fastnn(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(o.stdout.is_empty(), "{args:?}");
+    for needle in needles {
+        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    }
+    assert!(err.contains("--help"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn bad_flags_give_one_line() {
-    fails_with(&["train", "--batch-size", "0"], "--batch-size");
-    fails_with(&["train", "--hidden", "128,0"], "--hidden");
-    fails_with(&["train", "--preset", "cifar"], "cifar");
     fails_with(&["train", "--lr", "-1"], "learning rate");
     fails_with(
         &["train", "--optimizer", "sgd", "--momentum", "1.5"],
         "momentum",
     );
-    fails_with(&["train", "--threads", "0"], "--threads");
     fails_with(
         &["train", "--momentum", "0.9"],
         "--momentum applies to --optimizer sgd only",
     );
-    fails_with(&["train", "--kernel", "gpu"], "gpu");
     fails_with(
         &["train", "--dataset", "/nonexistent/data"],
         "/nonexistent/data",
     );
-    fails_with(&["frobnicate"], "frobnicate");
+}
+
+#[test]
+fn usage_errors_show_clap_s_whole_message() {
+    usage_error(
+        &["train", "--batch-size", "0"],
+        &["--batch-size", "1..=65536"],
+    );
+    usage_error(&["train", "--hidden", "128,0"], &["--hidden"]);
+    usage_error(
+        &["train", "--preset", "cifar"],
+        &["cifar", "fashion", "mnist"],
+    );
+    usage_error(&["train", "--threads", "0"], &["--threads"]);
+    usage_error(
+        &["train", "--kernel", "gpu"],
+        &["gpu", "simd", "matrixmultiply"],
+    );
+    usage_error(&["frobnicate"], &["frobnicate"]);
+    // Every missing argument is named, with the usage line.
+    usage_error(&["eval"], &["--model <MODEL>", "Usage: fastnn eval"]);
+    usage_error(
+        &["predict", "--model", "m"],
+        &["--index", "--image", "Usage:"],
+    );
+    // Every valid value is listed.
+    usage_error(&["bench", "nope"], &["kernels", "train", "infer"]);
 }
 
 #[test]
@@ -325,6 +363,14 @@ fn data_info_and_verify_on_the_shipped_files() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("60000") && out.contains("28"), "{out}");
     assert!(out.contains("10000"), "{out}");
+    // Each file's line names it once.
+    let first = out.lines().next().unwrap();
+    assert_eq!(
+        first.matches("train-images-idx3-ubyte").count(),
+        1,
+        "{first}"
+    );
+    assert!(first.starts_with(images.to_str().unwrap()), "{first}");
     let o = fastnn(&["data", "verify"]);
     assert!(
         o.status.success(),
@@ -336,6 +382,96 @@ fn data_info_and_verify_on_the_shipped_files() {
         &["data", "info", "/nonexistent/x-idx1-ubyte"],
         "/nonexistent/x-idx1-ubyte",
     );
+}
+
+#[test]
+fn settings_print_as_given() {
+    let tmp = temp_dir();
+    let data = tiny_dataset(&mkdir(tmp.path(), "data"));
+    let o = fastnn(&["train", "--dataset", &data, "--lr", "1e30", "--quiet"]);
+    assert!(stdout(&o).contains("adam lr 1e30,"), "{}", stdout(&o));
+    let o = fastnn(&[
+        "train",
+        "--dataset",
+        &data,
+        "--lr",
+        "0.0003",
+        "--epochs",
+        "1",
+    ]);
+    assert!(stdout(&o).contains("adam lr 0.0003,"), "{}", stdout(&o));
+}
+
+#[test]
+fn the_same_run_saves_the_same_bytes() {
+    let tmp = temp_dir();
+    let data = tiny_dataset(&mkdir(tmp.path(), "data"));
+    let run = |name: &str, threads: &str| {
+        let (m, ck) = (tmp.path().join(name), tmp.path().join(format!("{name}-ck")));
+        let o = fastnn(&[
+            "train",
+            "--dataset",
+            &data,
+            "--epochs",
+            "2",
+            "--quiet",
+            "--threads",
+            threads,
+            "--save",
+            m.to_str().unwrap(),
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (
+            std::fs::read(m).unwrap(),
+            std::fs::read(ck.join("epoch-002.safetensors")).unwrap(),
+        )
+    };
+    let (a, b) = (run("a", "1"), run("b", "2"));
+    assert!(a.0 == b.0, "models differ");
+    assert!(a.1 == b.1, "checkpoints differ");
+}
+
+#[test]
+fn models_evaluate_from_any_folder_with_only_the_test_files() {
+    let tmp = temp_dir();
+    let home = mkdir(tmp.path(), "project");
+    write_dataset(&mkdir(&home, "data"), 200, 50, 5, 4, 3, true);
+    let run = |cwd: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fastnn"))
+            .args(args)
+            .current_dir(cwd)
+            .env("FASTNN_CACHE", tmp.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let o = run(
+        &home,
+        &["train", "--dataset", "data", "--epochs", "1", "--save", "m"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = value(&stdout(&o), "Test accuracy:");
+    // From elsewhere, with the training files gone.
+    for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"] {
+        std::fs::remove_file(home.join("data").join(f)).unwrap();
+    }
+    let elsewhere = mkdir(tmp.path(), "elsewhere");
+    let model = home.join("m");
+    let o = run(&elsewhere, &["eval", "--model", model.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(value(&stdout(&o), "Test accuracy:"), acc);
+    let o = run(
+        &elsewhere,
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--index",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

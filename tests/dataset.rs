@@ -326,8 +326,23 @@ fn fuzz_seeds_replay() {
     }
 }
 
+#[test]
+fn folder_fuzz_seeds_replay() {
+    let inputs = util::fuzz_inputs("dataset_folder");
+    assert!(inputs.len() >= 5, "seed corpus present");
+    for (path, bytes) in inputs {
+        let result = std::panic::catch_unwind(|| dataset::fuzz_folder(&bytes));
+        assert!(result.is_ok(), "{}", path.display());
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn folder_check_never_panics(data in prop::collection::vec(any::<u8>(), 0..256)) {
+        dataset::fuzz_folder(&data);
+    }
 
     #[test]
     fn pair_check_never_panics(data in prop::collection::vec(any::<u8>(), 0..128)) {

@@ -339,17 +339,88 @@ fn corrupt_cache_is_rebuilt() {
 }
 
 #[test]
-fn unwritable_cache_dir_falls_back() {
+fn unwritable_cache_dir_falls_back_to_the_user_cache() {
     let dir = temp_dir();
     // A regular file where the cache folder should be: it cannot be created.
     let blocker = write(dir.path(), "not-a-dir", b"");
     let gz = write(dir.path(), "fallback.idx.gz", &gzip(&idx_u8(&[2], &[4, 2])));
     let file = open_with_cache(&gz, &blocker).unwrap();
     assert_eq!(file.data(), [4, 2]);
-    let fallback = std::env::temp_dir().join("fastnn-cache");
-    let cached = cached_path(&gz, &fallback).unwrap();
-    assert!(cached.is_file(), "{}", cached.display());
-    std::fs::remove_file(cached).unwrap();
+    // Never the shared temporary folder, where others could plant a file.
+    let shared = std::env::temp_dir().join("fastnn-cache");
+    assert!(!cached_path(&gz, &shared).unwrap().exists());
+    if let Some(user) = idx_file::user_cache_dir() {
+        let cached = cached_path(&gz, &user).unwrap();
+        assert!(cached.is_file(), "{}", cached.display());
+        std::fs::remove_file(cached).unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn caches_in_folders_others_can_write_are_not_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let gz = write(dir.path(), "t.idx.gz", &gzip(&idx_u8(&[2], &[4, 2])));
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // A planted "cache" with other labels, at the very name fastnn uses.
+    let planted = cached_path(&gz, &shared).unwrap();
+    std::fs::write(&planted, idx_u8(&[2], &[9, 9])).unwrap();
+    let file = open_with_cache(&gz, &shared).unwrap();
+    assert_eq!(file.data(), [4, 2], "the planted file was trusted");
+    assert_eq!(std::fs::read(&planted).unwrap(), idx_u8(&[2], &[9, 9]));
+    if let Some(user) = idx_file::user_cache_dir() {
+        let _ = std::fs::remove_file(cached_path(&gz, &user).unwrap());
+    }
+}
+
+#[test]
+fn a_replaced_gz_of_the_same_length_and_time_gets_a_new_cache() {
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let gz = write(dir.path(), "r.idx.gz", &gzip(&idx_u8(&[2], &[1, 2])));
+    let stamp = std::fs::metadata(&gz).unwrap().modified().unwrap();
+    assert_eq!(open_with_cache(&gz, &cache).unwrap().data(), [1, 2]);
+    let other = gzip(&idx_u8(&[2], &[3, 4]));
+    assert_eq!(other.len(), std::fs::metadata(&gz).unwrap().len() as usize);
+    std::fs::write(&gz, &other).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&gz)
+        .unwrap()
+        .set_modified(stamp)
+        .unwrap();
+    assert_eq!(open_with_cache(&gz, &cache).unwrap().data(), [3, 4]);
+    // The stale cache is gone.
+    assert_eq!(files_in(&cache).len(), 1);
+}
+
+#[test]
+fn gz_with_zero_padding_is_read_like_gzip_reads_it() {
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let data = idx_u8(&[3], &[7, 8, 9]);
+    let mut padded = gzip(&data);
+    padded.extend_from_slice(&[0u8; 4096]);
+    let gz = write(dir.path(), "p.idx.gz", &padded);
+    assert_eq!(open_with_cache(&gz, &cache).unwrap().data(), [7, 8, 9]);
+    // Two members, as `cat a.gz b.gz` makes: one file.
+    let (a, b) = data.split_at(6);
+    let mut two = gzip(a);
+    two.extend_from_slice(&gzip(b));
+    let gz = write(dir.path(), "m.idx.gz", &two);
+    assert_eq!(open_with_cache(&gz, &cache).unwrap().data(), [7, 8, 9]);
+    // Anything else after the data is an error naming the file.
+    let mut junk = gzip(&data);
+    junk.extend_from_slice(b"junk");
+    let gz = write(dir.path(), "j.idx.gz", &junk);
+    let err = open_with_cache(&gz, &cache).unwrap_err().to_string();
+    assert!(
+        err.contains("j.idx.gz") && err.contains("trailing garbage"),
+        "{err}"
+    );
 }
 
 #[test]

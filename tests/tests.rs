@@ -3,6 +3,7 @@
 mod cli;
 mod dataset;
 mod gemm;
+mod hostile;
 mod idx;
 mod model;
 mod parallel;

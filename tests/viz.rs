@@ -46,7 +46,7 @@ fn grid_places_upscaled_pixels_exactly() {
     assert_eq!(layout.image_origin(2), (16, 16 + 133 + 14));
 
     let dir = tempfile::tempdir().unwrap();
-    let png = saved_and_decoded(&image_grid(&items, 2), &dir, "grid.png");
+    let png = saved_and_decoded(&image_grid(&items, 2).unwrap(), &dir, "grid.png");
     assert_eq!(png.dimensions(), (layout.width, layout.height));
     for (k, px) in images.iter().enumerate() {
         let (x0, y0) = layout.image_origin(k);
@@ -83,7 +83,7 @@ fn wide_captions_widen_cells_and_center_images() {
     let (x, y) = layout.image_origin(0);
     assert_eq!(x, 16 + (layout.cell_width - layout.image_width) / 2);
     assert_eq!(y, 16);
-    let img = image_grid(&items, 5);
+    let img = image_grid(&items, 5).unwrap();
     assert_eq!(img.width(), 2 * 16 + layout.cell_width);
     assert_eq!(*img.get_pixel(x + 5, y + 5), Rgb([px[29], px[29], px[29]]));
 }
@@ -114,8 +114,8 @@ fn prediction_cards_mark_wrong_guesses_red() {
     let px = pattern(1);
     let mut probs = vec![0.02f32; 10];
     probs[9] = 0.82;
-    let right = prediction_card(&prediction(&px, &probs, 9, 9), &NAMES);
-    let wrong = prediction_card(&prediction(&px, &probs, 5, 9), &NAMES);
+    let right = prediction_card(&prediction(&px, &probs, 9, 9), &NAMES).unwrap();
+    let wrong = prediction_card(&prediction(&px, &probs, 5, 9), &NAMES).unwrap();
     assert!(right.pixels().any(|p| *p == BLUE));
     assert!(!right.pixels().any(|p| *p == RED));
     assert!(wrong.pixels().any(|p| *p == RED));
@@ -145,8 +145,8 @@ fn prediction_grid_lays_out_equal_cards() {
     let mut probs = vec![0.05f32; 10];
     probs[3] = 0.55;
     let preds: Vec<Prediction> = (0..10).map(|_| prediction(&px, &probs, 3, 3)).collect();
-    let card = prediction_card(&preds[0], &NAMES);
-    let grid = prediction_grid(&preds, &NAMES, 5);
+    let card = prediction_card(&preds[0], &NAMES).unwrap();
+    let grid = prediction_grid(&preds, &NAMES, 5).unwrap();
     assert_eq!(grid.width(), 2 * 16 + 5 * card.width() + 4 * 14);
     assert_eq!(grid.height(), 2 * 16 + 2 * card.height() + 14);
 }
@@ -157,9 +157,9 @@ fn many_classes_show_the_most_probable_bars() {
     let names: Vec<String> = (0..47).map(|i| format!("class {i}")).collect();
     let mut probs = vec![0.01f32; 47];
     probs[40] = 0.5;
-    let card = prediction_card(&prediction(&px, &probs, 2, 40), &names);
+    let card = prediction_card(&prediction(&px, &probs, 2, 40), &names).unwrap();
     // The card keeps the height of ten bars, not 47.
-    let ten = prediction_card(&prediction(&px, &probs[..10], 2, 4), &names[..10]);
+    let ten = prediction_card(&prediction(&px, &probs[..10], 2, 4), &names[..10]).unwrap();
     assert_eq!(card.height(), ten.height());
 }
 
@@ -292,8 +292,9 @@ fn save_png_reports_the_path_and_replaces_whole_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-dir").join("x.png");
     let err = save_png(&RgbImage::new(4, 4), &missing).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }));
-    assert!(err.to_string().contains("x.png"));
+    assert!(matches!(err, Error::Invalid { .. }));
+    assert!(err.to_string().contains("x.png"), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
 
     let path = dir.path().join("y.png");
     std::fs::write(&path, b"old").unwrap();
@@ -416,4 +417,21 @@ fn prepare_user_image_errors_name_the_file() {
         .unwrap();
     let msg = prepare_user_image(&blank).unwrap_err().to_string();
     assert!(msg.contains("blank.png") && msg.contains("no ink"), "{msg}");
+}
+
+#[test]
+fn image_fuzz_seeds_replay() {
+    let inputs = crate::util::fuzz_inputs("image_input");
+    assert!(inputs.len() >= 4, "seed corpus present");
+    for (path, bytes) in inputs {
+        let result = std::panic::catch_unwind(|| fastnn::viz::fuzz_image(&bytes));
+        assert!(result.is_ok(), "{}", path.display());
+    }
+    let bar = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/seeds/image_input/bar_20x20.png"),
+    )
+    .unwrap();
+    let (pixels, _) = fastnn::viz::prepare_image_bytes(&bar).unwrap();
+    assert_eq!(pixels.len(), 784);
 }

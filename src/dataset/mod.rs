@@ -31,14 +31,16 @@ mod verify;
 pub use locate::{
     DataDir, DataDirKind, builtin_dir, checked_data_dir, data_dirs, install_data, user_data_dir,
 };
-pub use pair::{PairShape, check_pair, fuzz_pair};
+pub use pair::{PairShape, check_pair, fuzz_folder, fuzz_pair};
 pub use verify::{CHECKSUM_FILE, VerifyRow, verify_data};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::idx_file::{IdxFile, cache_dir_for, open_with_cache};
+use crate::files::{open_regular, read_bounded};
+use crate::idx_file::{IdxFile, cache_dir_for, open_with_cache, read_header};
+use crate::limits::{MAX_CLASSES, MAX_CLASSES_FILE_BYTES, MAX_IMPLICIT_CLASSES, clean_class_names};
 use crate::samples::Samples;
 use crate::{Error, Result};
 use pair::{check_labels, check_shapes};
@@ -193,6 +195,9 @@ pub struct Dataset {
     name: String,
     dir: Option<PathBuf>,
     classes: Vec<String>,
+    /// Whether the class names came from the dataset (built in, or a
+    /// `classes.txt`) rather than from its largest label.
+    named: bool,
     rows: usize,
     cols: usize,
     train: Part,
@@ -201,9 +206,21 @@ pub struct Dataset {
 
 impl Dataset {
     /// Opens and validates a dataset (see the [module docs](self)). Errors
-    /// name the offending file: missing, malformed, counts that differ, a
-    /// label out of range, or train and test image sizes that differ.
+    /// name the offending file: missing or not a regular file, malformed,
+    /// counts that differ, an empty split, a label out of range, or train
+    /// and test image sizes that differ. Every file's header is checked
+    /// against its pair before any file is mapped or decompressed.
     pub fn open(src: &DatasetSource) -> Result<Dataset> {
+        Dataset::open_splits(src, true)
+    }
+
+    /// Opens only the test split (what evaluation needs): the training
+    /// files need not exist, and [`Dataset::train`] is empty.
+    pub fn open_test(src: &DatasetSource) -> Result<Dataset> {
+        Dataset::open_splits(src, false)
+    }
+
+    fn open_splits(src: &DatasetSource, with_train: bool) -> Result<Dataset> {
         let dir = src.dir()?;
         let cache = match src {
             // The data folder's shared `.cache` rather than one per dataset.
@@ -212,47 +229,75 @@ impl Dataset {
             }
             DatasetSource::Dir(p) => cache_dir_for(p),
         };
-        let open = |split: Split| -> Result<(IdxFile, IdxFile, PairShape)> {
-            let images = open_with_cache(find(&dir, split.image_file())?, &cache)?;
-            let labels = open_with_cache(find(&dir, split.label_file())?, &cache)?;
+        // Headers first: nothing is mapped or decompressed until both files
+        // of both splits agree.
+        let headers = |split: Split| -> Result<(PathBuf, PathBuf, PairShape)> {
+            let images = find(&dir, split.image_file())?;
+            let labels = find(&dir, split.label_file())?;
             let shape = check_shapes(
-                images.path(),
-                images.header(),
-                labels.path(),
-                labels.header(),
+                &images,
+                &read_header(&images)?,
+                &labels,
+                &read_header(&labels)?,
             )?;
+            if shape.len == 0 {
+                return Err(Error::invalid(images, "holds no images"));
+            }
             Ok((images, labels, shape))
         };
-        let (train_images, train_labels, train) = open(Split::Train)?;
-        let (test_images, test_labels, test) = open(Split::Test)?;
-        if (test.rows, test.cols) != (train.rows, train.cols) {
+        let test = headers(Split::Test)?;
+        let train = if with_train {
+            Some(headers(Split::Train)?)
+        } else {
+            None
+        };
+        if let Some((_, _, t)) = &train
+            && (test.2.rows, test.2.cols) != (t.rows, t.cols)
+        {
             return Err(Error::invalid(
-                test_images.path(),
+                &test.0,
                 format!(
                     "images are {}×{} but the training images are {}×{}",
-                    test.rows, test.cols, train.rows, train.cols
+                    test.2.rows, test.2.cols, t.rows, t.cols
                 ),
             ));
         }
-        let classes = match src.builtin_classes() {
-            Some(names) => names.iter().map(|s| s.to_string()).collect(),
-            None => dir_classes(&dir, &[train_labels.data(), test_labels.data()])?,
+        let open = |p: &Path| open_with_cache(p, &cache);
+        let test_labels = open(&test.1)?;
+        let train_labels = train.as_ref().map(|t| open(&t.1)).transpose()?;
+        let (classes, named) = match src.builtin_classes() {
+            Some(names) => (names.iter().map(|s| s.to_string()).collect(), true),
+            None => {
+                let all: Vec<&IdxFile> = std::iter::once(&test_labels)
+                    .chain(train_labels.as_ref())
+                    .collect();
+                dir_classes(&dir, &all)?
+            }
         };
-        for labels in [&train_labels, &test_labels] {
+        for labels in std::iter::once(&test_labels).chain(train_labels.as_ref()) {
             check_labels(labels.path(), labels.header(), labels.data(), classes.len())?;
         }
         let part = |images, labels| Part {
             images: Store::File(images),
             labels: Store::File(labels),
         };
+        let empty = || Part {
+            images: Store::Owned(Vec::new()),
+            labels: Store::Owned(Vec::new()),
+        };
+        let train = match (train, train_labels) {
+            (Some((images, _, _)), Some(labels)) => part(open(&images)?, labels),
+            _ => empty(),
+        };
         Ok(Dataset {
             name: src.to_string(),
             dir: Some(dir),
             classes,
-            rows: train.rows,
-            cols: train.cols,
-            train: part(train_images, train_labels),
-            test: part(test_images, test_labels),
+            named,
+            rows: test.2.rows,
+            cols: test.2.cols,
+            test: part(open(&test.0)?, test_labels),
+            train,
         })
     }
 
@@ -274,6 +319,7 @@ impl Dataset {
         if classes.is_empty() {
             return Err(bad("no class names".into()));
         }
+        let classes = clean_class_names(classes).map_err(bad)?;
         let image_len = rows
             .checked_mul(cols)
             .filter(|&n| n > 0)
@@ -308,6 +354,7 @@ impl Dataset {
             name: name.to_string(),
             dir: None,
             classes,
+            named: true,
             rows,
             cols,
             train,
@@ -329,6 +376,14 @@ impl Dataset {
     /// Class names, indexed by label.
     pub fn classes(&self) -> &[String] {
         &self.classes
+    }
+
+    /// Whether the class names came with the data (built in, a
+    /// `classes.txt`, or given to [`Dataset::from_arrays`]) rather than
+    /// from the largest label, which a split that lacks the last classes
+    /// undercounts.
+    pub fn has_class_names(&self) -> bool {
+        self.named
     }
 
     /// Image height.
@@ -399,15 +454,17 @@ impl Dataset {
     }
 }
 
-/// `dir/name` if it exists, else `dir/name.gz` if that does.
+/// `dir/name` if it exists, else `dir/name.gz` if that does; one that
+/// exists but is not a regular file (a folder, a FIFO, a device) is named
+/// as such rather than missing.
 fn find(dir: &Path, name: &str) -> Result<PathBuf> {
     let raw = dir.join(name);
-    if raw.is_file() {
-        return Ok(raw);
-    }
     let gz = dir.join(format!("{name}.gz"));
-    if gz.is_file() {
-        return Ok(gz);
+    for path in [&raw, &gz] {
+        if path.exists() {
+            open_regular(path)?;
+            return Ok(path.clone());
+        }
     }
     Err(Error::invalid(
         raw,
@@ -415,29 +472,59 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
     ))
 }
 
-/// Class names of a folder dataset: `classes.txt` lines, else numbers up to
-/// the largest label.
-fn dir_classes(dir: &Path, labels: &[&[u8]]) -> Result<Vec<String>> {
+/// Class names of a folder dataset and whether they were named: the lines
+/// of `classes.txt` (see [`parse_classes_txt`]), else numbers up to the
+/// largest label (see [`implicit_classes`]).
+fn dir_classes(dir: &Path, labels: &[&IdxFile]) -> Result<(Vec<String>, bool)> {
     let path = dir.join("classes.txt");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let names: Vec<String> = text
-                .lines()
-                .map(|l| l.trim().to_string())
-                .filter(|l| !l.is_empty())
-                .collect();
-            if names.is_empty() {
-                return Err(Error::invalid(
-                    path,
-                    "no class names (expected one per line)",
-                ));
-            }
-            Ok(names)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let max = labels.iter().flat_map(|l| l.iter()).max().copied();
-            Ok((0..=max.unwrap_or(0)).map(|c| c.to_string()).collect())
-        }
-        Err(e) => Err(Error::io(path, e)),
+    if !path.exists() && std::fs::symlink_metadata(&path).is_err() {
+        let data: Vec<(&Path, &[u8])> = labels.iter().map(|l| (l.path(), l.data())).collect();
+        return Ok((implicit_classes(&data, dir)?, false));
     }
+    let bytes = read_bounded(&path, MAX_CLASSES_FILE_BYTES, "a classes.txt")?;
+    Ok((parse_classes_txt(&path, &bytes)?, true))
+}
+
+/// The class names in a `classes.txt` (`path` names it in errors): UTF-8,
+/// one name per non-blank line, cleaned and capped (see
+/// [`clean_class_names`]).
+pub(crate) fn parse_classes_txt(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::invalid(path, format!("is not UTF-8 text: {e}")))?;
+    let names: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() {
+        return Err(Error::invalid(
+            path,
+            "no class names (expected one per line)",
+        ));
+    }
+    clean_class_names(names).map_err(|e| Error::invalid(path, e))
+}
+
+/// Classes named by number up to the largest label of the label files
+/// `(path, data)`, which may imply at most [`MAX_IMPLICIT_CLASSES`]; an
+/// error names the file holding the largest label (or `dir`).
+pub(crate) fn implicit_classes(labels: &[(&Path, &[u8])], dir: &Path) -> Result<Vec<String>> {
+    let max = labels.iter().flat_map(|(_, l)| l.iter()).max().copied();
+    let classes = max.map_or(1, |m| m as usize + 1);
+    if classes > MAX_IMPLICIT_CLASSES {
+        let file = labels
+            .iter()
+            .find(|(_, l)| l.iter().any(|&b| b as usize + 1 == classes))
+            .map_or(dir, |(p, _)| p);
+        return Err(Error::invalid(
+            file,
+            format!(
+                "has label {}, which implies {classes} classes: without a classes.txt fastnn \
+                 takes at most {MAX_IMPLICIT_CLASSES} (a limit of fastnn); a classes.txt \
+                 with one name per class allows up to {MAX_CLASSES}",
+                classes - 1
+            ),
+        ));
+    }
+    Ok((0..classes).map(|c| c.to_string()).collect())
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Dataset;
 use crate::idx::{ElemType, Header, parse};
+use crate::limits::MAX_IMAGE_PIXELS;
 use crate::{Error, Result};
 
 /// What an image/label file pair holds.
@@ -37,6 +38,14 @@ pub(super) fn check_shapes(
         return Err(Error::invalid(
             image_path,
             format!("images are {rows}×{cols}: empty"),
+        ));
+    }
+    if rows.saturating_mul(cols) > MAX_IMAGE_PIXELS {
+        return Err(Error::invalid(
+            image_path,
+            format!(
+                "images are {rows}×{cols}: more than {MAX_IMAGE_PIXELS} pixels each (a limit of fastnn)"
+            ),
         ));
     }
     let (ElemType::U8, &[n_labels]) = (labels.elem_type(), labels.dims()) else {
@@ -145,4 +154,101 @@ pub fn fuzz_pair(data: &[u8]) {
             assert!(!msg.contains('\n'), "{msg:?}");
         }
     }
+}
+
+/// Fuzz body (`fuzz/fuzz_targets/dataset_folder.rs`, replayed by the tests):
+/// a whole folder dataset from bytes. Four little-endian u16 lengths cut
+/// the rest into the train images, train labels, test images and test
+/// labels; what follows them, if anything, is `classes.txt`. The checks are
+/// those [`Dataset::open`] makes on files: each pair, train against test,
+/// the class names (or the classes the labels imply), every label; on
+/// success the classes are clean and every label names one; an error is one
+/// line naming one of the five files.
+///
+/// # Panics
+/// When an invariant breaks, which is the point.
+#[doc(hidden)]
+pub fn fuzz_folder(data: &[u8]) {
+    let Some((lens, mut rest)) = data.split_first_chunk::<8>() else {
+        return;
+    };
+    let mut parts = Vec::new();
+    for i in 0..4 {
+        let n = usize::from(u16::from_le_bytes([lens[2 * i], lens[2 * i + 1]])).min(rest.len());
+        let (part, tail) = rest.split_at(n);
+        parts.push(part);
+        rest = tail;
+    }
+    let classes_txt = (!rest.is_empty()).then_some(rest);
+    let names = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ];
+    match check_folder(&names, &parts, classes_txt) {
+        Ok((classes, labels)) => {
+            assert!(!classes.is_empty() && classes.len() <= crate::limits::MAX_CLASSES);
+            for name in &classes {
+                assert!(!name.is_empty() && !name.chars().any(char::is_control));
+            }
+            assert!(labels.iter().all(|&l| (l as usize) < classes.len()));
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "{msg:?}");
+            assert!(
+                names
+                    .iter()
+                    .chain(["classes.txt", "."].iter())
+                    .any(|n| msg.starts_with(n)),
+                "{msg}"
+            );
+        }
+    }
+}
+
+/// What [`Dataset::open`] checks, on the four files' bytes and an optional
+/// `classes.txt`: returns the class names and all labels.
+fn check_folder(
+    names: &[&str; 4],
+    parts: &[&[u8]],
+    classes_txt: Option<&[u8]>,
+) -> Result<(Vec<String>, Vec<u8>)> {
+    let idx = |i: usize| {
+        let path = Path::new(names[i]);
+        parse(parts[i]).map_err(|source| Error::Idx {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let headers = [idx(0)?, idx(1)?, idx(2)?, idx(3)?];
+    let pair = |i: usize| {
+        check_shapes(
+            Path::new(names[i]),
+            &headers[i],
+            Path::new(names[i + 1]),
+            &headers[i + 1],
+        )
+    };
+    let (train, test) = (pair(0)?, pair(2)?);
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        return Err(Error::invalid(
+            names[2],
+            "images differ in size from the training images",
+        ));
+    }
+    let data = |i: usize| &parts[i][headers[i].header_len()..];
+    let labels = [
+        (Path::new(names[1]), data(1)),
+        (Path::new(names[3]), data(3)),
+    ];
+    let classes = match classes_txt {
+        Some(bytes) => super::parse_classes_txt(Path::new("classes.txt"), bytes)?,
+        None => super::implicit_classes(&labels, Path::new("."))?,
+    };
+    for (i, (path, l)) in [1, 3].into_iter().zip(labels) {
+        check_labels(path, &headers[i], l, classes.len())?;
+    }
+    Ok((classes, [data(1), data(3)].concat()))
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::find;
-use crate::idx_file::{cache_dir_for, open_with_cache};
+use crate::files::{open_regular, read_bounded};
+use crate::idx_file::{cache_dir_for, cached_path, hash_gz};
+use crate::limits::MAX_CHECKSUM_FILE_BYTES;
 use crate::{Error, Result};
 
 /// The checksum file in the data directory: SHA-256 of each raw
@@ -42,11 +44,16 @@ impl fmt::Display for VerifyRow {
 
 /// Checks every file listed in `dir`'s [`CHECKSUM_FILE`] (lines of
 /// `<sha256>  <relative path of the raw IDX file>`), reading the raw file or
-/// its `.gz`. A file that is missing or malformed gives a failing row; an
-/// unreadable or malformed checksum file is an error.
+/// decompressing its `.gz` as a stream (writing nothing), and the cache of a
+/// `.gz`, if there is one, against the same sum: a corrupt cache is named
+/// as such, not blamed on the data. A file that is missing or malformed
+/// gives a failing row; an unreadable or malformed checksum file is an
+/// error.
 pub fn verify_data(dir: &Path) -> Result<Vec<VerifyRow>> {
     let sums = dir.join(CHECKSUM_FILE);
-    let text = std::fs::read_to_string(&sums).map_err(|e| Error::io(&sums, e))?;
+    let bytes = read_bounded(&sums, MAX_CHECKSUM_FILE_BYTES, "a checksum file")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::invalid(&sums, format!("is not UTF-8 text: {e}")))?;
     let cache = cache_dir_for(dir);
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -67,13 +74,12 @@ pub fn verify_data(dir: &Path) -> Result<Vec<VerifyRow>> {
             path.parent().unwrap_or(dir),
             path.file_name().map(|n| n.to_string_lossy().into_owned()),
         );
+        let expected = expected.to_ascii_lowercase();
         let found = name
             .ok_or_else(|| Error::invalid(&path, "not a file name"))
             .and_then(|name| find(parent, &name))
-            .and_then(|p| open_with_cache(p, &cache))
-            .map(|f| hex(&Sha256::digest(f.bytes())))
+            .and_then(|p| hash_file(&p, &cache, &expected))
             .unwrap_or_else(|e| e.to_string());
-        let expected = expected.to_ascii_lowercase();
         rows.push(VerifyRow {
             file: file.to_string(),
             ok: found == expected,
@@ -82,6 +88,34 @@ pub fn verify_data(dir: &Path) -> Result<Vec<VerifyRow>> {
         });
     }
     Ok(rows)
+}
+
+/// The SHA-256 of the raw contents of `path` (a raw IDX file or a `.gz`,
+/// decompressed as a stream), as hex; for a `.gz` whose contents match
+/// `expected`, the description of its cache in `cache_dir` instead, if that
+/// cache exists and differs.
+fn hash_file(path: &Path, cache_dir: &Path, expected: &str) -> Result<String> {
+    if path.extension().is_none_or(|e| e != "gz") {
+        let mut hasher = Sha256::new();
+        let mut file = open_regular(path)?;
+        std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+        return Ok(hex(&hasher.finalize()));
+    }
+    let found = hex(&hash_gz(path)?);
+    let cache = cached_path(path, cache_dir)?;
+    if found == expected && cache.exists() {
+        let mut hasher = Sha256::new();
+        let cached = open_regular(&cache)
+            .and_then(|mut f| std::io::copy(&mut f, &mut hasher).map_err(|e| Error::io(&cache, e)));
+        if cached.is_err() || hex(&hasher.finalize()) != expected {
+            return Ok(format!(
+                "the .gz matches, but its cache {} differs from it: delete the cache and fastnn \
+                 rebuilds it",
+                cache.display()
+            ));
+        }
+    }
+    Ok(found)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -4,35 +4,36 @@
 //!
 //! A raw IDX file is memory-mapped (or, if mapping fails, read into memory).
 //! A `.gz` is decompressed once into a cache file, and that is mapped. The
-//! cache file's name carries a hash of the `.gz`'s canonical path, length and
-//! modification time, so a changed `.gz` gets a new cache file (the stale one
-//! is removed) and two datasets with the same file names never collide. A
-//! cache file is written to a temporary name in the same directory and then
-//! renamed, so readers see either nothing or the whole file; a cache that
-//! fails to parse anyway (truncated or overwritten by something else) is
-//! rebuilt. A cache with the right length but flipped bits is not detected
-//! here, since hashing 47 MB on every open would cost more than the open;
-//! `fastnn data verify` hashes the contents.
+//! cache file's name carries a hash of the `.gz`'s canonical path and of its
+//! contents, so a changed `.gz` gets a new cache file (the stale one is
+//! removed) and two datasets with the same file names never collide. A
+//! cache file is written atomically, so readers see either nothing or the
+//! whole file; a cache that fails to parse anyway, or whose header is not
+//! the `.gz`'s, is rebuilt. A cache with the right length but flipped bits
+//! is not detected here, since hashing 47 MB on every open would cost more
+//! than the open; `fastnn data verify` hashes the decompressed contents and
+//! names a cache that differs.
 //!
 //! Where caches go: `$FASTNN_CACHE` if set, else a `.cache` folder in the
 //! directory the caller names (the data folder for the built-in datasets),
-//! else, if that is not writable, `fastnn-cache` under the system temporary
-//! directory, and as a last resort the decompressed bytes stay in memory.
+//! else the per-user cache folder; only folders this user owns and others
+//! cannot write are used (see `gz.rs`).
 
 mod gz;
 mod info;
 
-pub use gz::cached_path;
+pub(crate) use gz::hash_gz;
+pub use gz::{IN_MEMORY_MAX, cached_path, user_cache_dir};
 pub use info::{FileInfo, info};
 
-use std::fs::File;
 use std::io::Read;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::idx::{Header, IdxView, parse};
+use crate::files::open_regular;
+use crate::idx::{Header, IdxView, MAX_DIMS, PREFIX_LEN, parse, parse_header};
 use crate::{Error, Result};
 
 /// The bytes behind an [`IdxFile`].
@@ -144,18 +145,20 @@ pub fn open_with_cache(path: impl AsRef<Path>, cache_dir: &Path) -> Result<IdxFi
     }
 }
 
-/// Maps `path`, or reads it if mapping fails (some file systems, pipes, or
-/// a zero-length file, which cannot be mapped).
+/// Maps the regular file `path`, or reads it if mapping fails (some file
+/// systems, or a zero-length file, which cannot be mapped). A FIFO, a
+/// device or a folder is refused (see [`crate::files::open_regular`]).
 pub(super) fn map_or_read(path: &Path) -> Result<Backing> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = open_regular(path)?;
     // SAFETY: a map is only sound while no one modifies or truncates the
     // file; that is this function's contract with its callers and with the
     // user. fastnn never writes a file it has mapped: data files are
     // read-only inputs, and cache files are replaced by rename, never
-    // rewritten in place, so an existing map keeps its old inode. Editing a
-    // dataset while fastnn trains on it is, as for any mmap reader (ripgrep,
-    // every database), the user's error and may make it read garbage or
-    // crash with SIGBUS; the bytes are validated only when opened.
+    // rewritten in place, so an existing map keeps its old inode. Editing or
+    // truncating a dataset while fastnn trains on it is, as for any mmap
+    // reader (ripgrep, every database), the user's error: it may make it
+    // read garbage or stop with SIGBUS; the bytes are validated only when
+    // opened.
     match unsafe { Mmap::map(&file) } {
         Ok(map) => Ok(Backing::Mapped(map)),
         Err(_) => {
@@ -166,4 +169,25 @@ pub(super) fn map_or_read(path: &Path) -> Result<Backing> {
             Ok(Backing::Owned(bytes))
         }
     }
+}
+
+/// The header of an IDX file, raw or `.gz`, read (or decompressed) from its
+/// first bytes only: to check a file against its pair before mapping or
+/// decompressing all of it.
+pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
+    let path = path.as_ref();
+    if path.extension().is_some_and(|e| e == "gz") {
+        return gz::read_gz_header(path);
+    }
+    let file = open_regular(path)?;
+    let mut head = Vec::with_capacity(PREFIX_LEN + 4 * MAX_DIMS);
+    file.take((PREFIX_LEN + 4 * MAX_DIMS) as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let header = parse_header(&head).map_err(|source| Error::Idx {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    gz::check_data_size(path, &header)?;
+    Ok(header)
 }

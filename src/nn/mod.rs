@@ -22,6 +22,7 @@ pub use optim::{
 pub use workspace::{Workspace, loss_and_gradients};
 
 use crate::kernels::KernelChoice;
+use crate::limits::{MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_LAYER_WIDTH, clean_class_names};
 use crate::preprocess::FittedPreprocess;
 use crate::{Error, Result};
 use rand::SeedableRng;
@@ -82,6 +83,31 @@ impl Architecture {
             return Err(Error::Config(format!(
                 "a classifier needs at least 2 classes, not {}",
                 self.classes
+            )));
+        }
+        if self.classes > MAX_CLASSES {
+            return Err(Error::Config(format!(
+                "{} classes; at most {MAX_CLASSES} (a limit of fastnn: labels are bytes)",
+                self.classes
+            )));
+        }
+        if self.hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(Error::Config(format!(
+                "{} hidden layers; at most {MAX_HIDDEN_LAYERS} (a limit of fastnn)",
+                self.hidden.len()
+            )));
+        }
+        if let Some(&w) = self.hidden.iter().find(|&&w| w > MAX_LAYER_WIDTH) {
+            return Err(Error::Config(format!(
+                "a hidden layer of {w} units; at most {MAX_LAYER_WIDTH} (a limit of fastnn)"
+            )));
+        }
+        if let FittedPreprocess::Standardize { mean, std } = self.preprocess
+            && !(mean.is_finite() && std.is_finite() && std > 0.0)
+        {
+            return Err(Error::Config(format!(
+                "standardization with mean {mean} and standard deviation {std}: both must be \
+                 finite and the deviation positive"
             )));
         }
         if let Some(pos) = self.hidden.iter().position(|&h| h == 0) {
@@ -196,6 +222,7 @@ impl Network {
             }
             fan_in = w;
         }
+        let class_names = clean_class_names(class_names).map_err(Error::Config)?;
         if class_names.len() != arch.classes {
             return Err(Error::Config(format!(
                 "{} class names for {} classes",
@@ -230,10 +257,13 @@ impl Network {
         &self.class_names
     }
 
-    /// Names the classes (e.g. from a dataset).
+    /// Names the classes (e.g. from a dataset), cleaned of control
+    /// characters (see [`crate::limits::clean_class_names`]).
     ///
-    /// Fails if the count differs from the number of classes.
+    /// Fails if the count differs from the number of classes, or a name is
+    /// empty or too long.
     pub fn set_class_names(&mut self, names: Vec<String>) -> Result<()> {
+        let names = clean_class_names(names).map_err(Error::Config)?;
         if names.len() != self.arch.classes {
             return Err(Error::Config(format!(
                 "{} class names for {} classes",

@@ -117,6 +117,14 @@ fn sweep(a: &SweepArgs, print: &mut dyn FnMut(&str)) -> Result<()> {
     if a.list {
         return list(&mine, out, print);
     }
+    // Output folders first: a mistyped one fails before any training.
+    let dirs: Vec<&Path> = a
+        .plots
+        .iter()
+        .chain(&a.save_models)
+        .map(|p| p.as_path())
+        .collect();
+    crate::run::check_outputs(&[], &dirs)?;
     let (mut log, existing) = ResultsLog::open(out)?;
     if existing.partial > 0 {
         print(&format!(
@@ -164,9 +172,6 @@ fn sweep(a: &SweepArgs, print: &mut dyn FnMut(&str)) -> Result<()> {
             save_models: a.save_models.as_deref(),
             stop: stop.flag(),
         };
-        if let Some(dir) = runner.save_models {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
         let by_index: HashMap<usize, &PlannedRun> = todo.iter().map(|r| (r.index, *r)).collect();
         let (total, mut n) = (todo.len(), 0);
         let stats = runner.run(&tasks, &mut |record| {
@@ -289,12 +294,26 @@ fn throughput_line(s: &RunStats, p: &Packing) -> String {
     )
 }
 
+/// Whether a sweep is running with [`StopOnSignals`], and whether the
+/// signal that stops it was taken already.
+static SWEEPING: AtomicBool = AtomicBool::new(false);
+static FIRST_SIGNAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// For the process's own Ctrl-C/SIGTERM handler (the binary's, which
+/// removes temporary files and exits): true, once, while a sweep runs, and
+/// then the handler should return and let the sweep stop cleanly; false
+/// otherwise (a second signal, or no sweep), and the handler goes on.
+pub fn first_signal_stops_sweep() -> bool {
+    SWEEPING.load(Ordering::SeqCst) && !FIRST_SIGNAL_TAKEN.swap(true, Ordering::SeqCst)
+}
+
 /// Ctrl-C and SIGTERM (what Slurm and Kubernetes send before killing a
-/// task) while a sweep trains: the first stops it cleanly (no run
-/// starts, runs in progress are dropped, every finished run is in the
-/// results file), a second exits at once. The handlers add to any others
-/// the process has (signal-hook chains them); after the sweep, a signal
-/// exits at once, as by default.
+/// task) while a sweep trains: the first stops it cleanly (no run starts,
+/// runs in progress are dropped, every finished run is in the results
+/// file). The handler is added to the process's own (signal-hook chains
+/// them), which sees [`first_signal_stops_sweep`] and acts on a second
+/// signal; a process without a handler of its own ignores further signals
+/// until the sweep ends.
 struct StopOnSignals {
     flag: Arc<AtomicBool>,
 }
@@ -302,16 +321,12 @@ struct StopOnSignals {
 impl StopOnSignals {
     fn install() -> Result<StopOnSignals> {
         let flag = Arc::new(AtomicBool::new(false));
+        FIRST_SIGNAL_TAKEN.store(false, Ordering::SeqCst);
+        SWEEPING.store(true, Ordering::SeqCst);
         #[cfg(unix)]
-        for (signal, status) in [
-            (signal_hook::consts::SIGINT, 130),
-            (signal_hook::consts::SIGTERM, 143),
-        ] {
-            let failed = |e: std::io::Error| Error::Config(format!("cannot handle signals: {e}"));
-            // Registered first, so it sees the flag as a previous signal left it.
-            signal_hook::flag::register_conditional_shutdown(signal, status, Arc::clone(&flag))
-                .map_err(failed)?;
-            signal_hook::flag::register(signal, Arc::clone(&flag)).map_err(failed)?;
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&flag))
+                .map_err(|e| Error::Config(format!("cannot handle signals: {e}")))?;
         }
         Ok(StopOnSignals { flag })
     }
@@ -323,6 +338,6 @@ impl StopOnSignals {
 
 impl Drop for StopOnSignals {
     fn drop(&mut self) {
-        self.flag.store(true, Ordering::SeqCst);
+        SWEEPING.store(false, Ordering::SeqCst);
     }
 }

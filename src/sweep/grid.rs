@@ -23,6 +23,9 @@ use crate::{Error, Result};
 /// The id of the one flag that takes ranges (`--seeds 1-5`).
 const SEED: &str = "seed";
 
+/// The largest spec file: far more than any grid needs.
+const MAX_SPEC_BYTES: u64 = 1 << 20;
+
 /// The heading of the train flags in `fastnn sweep --help`.
 const HEADING: &str = "Train flags (each a comma list: one run per value)";
 
@@ -425,7 +428,8 @@ impl Iterator for Odometer {
 /// Reads a spec file (`.toml`, else JSON): its grids, each with the file's
 /// top-level values under its own.
 fn read_spec(path: &Path, flags: &[TrainFlag]) -> Result<Vec<GridArgs>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_bounded(path, MAX_SPEC_BYTES, "a sweep spec")?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::invalid(path, "is not UTF-8 text"))?;
     let is_toml = path.extension().is_some_and(|e| e == "toml");
     let doc: Value = if is_toml {
         let table: toml::Table = toml::from_str(&text)

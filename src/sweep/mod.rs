@@ -91,7 +91,7 @@ pub mod shard;
 pub mod summary;
 
 #[cfg(feature = "cli")]
-pub use cli::{MergeArgs, SweepArgs, SweepCommand, run_cli};
+pub use cli::{MergeArgs, SweepArgs, SweepCommand, first_signal_stops_sweep, run_cli};
 #[cfg(feature = "cli")]
 pub use grid::{GridArgs, Plan, PlannedRun};
 pub use merge::{Conflict, Merged};

@@ -198,7 +198,10 @@ pub fn parse_results(path: &Path, bytes: &[u8]) -> Result<ResultsFile> {
 
 /// Reads the results file `path` (see [`parse_results`]).
 pub fn read_results(path: &Path) -> Result<ResultsFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    crate::files::open_regular(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
     parse_results(path, &bytes)
 }
 
@@ -223,6 +226,11 @@ impl ResultsLog {
             .create(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
+        // A FIFO or a device (opened for writing too, so without blocking)
+        // would hang or never hold lines.
+        if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+            return Err(Error::invalid(path, "is not a regular file"));
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_EPOCHS;
 use crate::nn::{Activation, AdamConfig, Architecture, Init, Loss, Network, OptimizerConfig};
 use crate::preprocess::Preprocess;
 use crate::samples::{Images, Samples};
@@ -91,6 +92,12 @@ impl TrainConfig {
 
     /// Checks the values are usable.
     pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(Error::Config(format!(
+                "{} epochs: 1 to {MAX_EPOCHS} (a limit of fastnn)",
+                self.epochs
+            )));
+        }
         if self.batch_size == 0 {
             return Err(Error::Config("batch size must be at least 1".into()));
         }

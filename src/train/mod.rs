@@ -19,8 +19,10 @@
 
 mod config;
 mod options;
+mod progress;
 mod trainer;
 
 pub use config::{MAX_BATCH_SIZE, Preset, TrainConfig};
 pub use options::TrainOptions;
+pub use progress::keras_time;
 pub use trainer::{EpochStats, Event, Observer, TrainState, Trainer};

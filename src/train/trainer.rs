@@ -11,7 +11,7 @@ use super::config::TrainConfig;
 use crate::engine::{Engine, with_awake_workers};
 use crate::infer::{Evaluation, evaluate};
 use crate::kernels::{KernelChoice, Parallelism};
-use crate::nn::{AnyOptimizer, Network, Optimizer, Workspace};
+use crate::nn::{AnyOptimizer, Loss, Network, Optimizer, Workspace};
 use crate::samples::Samples;
 use crate::{Error, Result};
 
@@ -86,6 +86,67 @@ pub struct TrainState {
     pub history: Vec<EpochStats>,
 }
 
+/// A run whose mean training loss exceeds this many times the loss of an
+/// untrained network (cross-entropy `ln C` for `C` classes) has diverged,
+/// even while its loss is still finite: no run that learns comes near it.
+pub const RUNAWAY_FACTOR: f64 = 100.0;
+
+/// Steps of an epoch before its mean loss is judged (a few unlucky first
+/// batches do not count).
+const RUNAWAY_AFTER_STEPS: usize = 20;
+
+/// The mean loss above which a run has diverged, if the loss can grow
+/// without bound (cross-entropy); mean squared error of a softmax is at
+/// most 2, so there only a NaN can say so.
+fn runaway_loss(loss: Loss, classes: usize) -> Option<f64> {
+    match loss {
+        Loss::Xent => Some(RUNAWAY_FACTOR * (classes as f64).ln()),
+        Loss::Mse => None,
+    }
+}
+
+impl TrainState {
+    /// Checks that the numbers agree with each other: usable settings, no
+    /// more epochs done than planned, epochs numbered in order with finite
+    /// metrics, and the optimizer's step count the sum of the epochs' steps.
+    /// (A checkpoint file is read back through this.)
+    pub fn check(&self) -> Result<()> {
+        self.config.validate()?;
+        let bad = |what: String| Err(Error::Config(format!("the training state {what}")));
+        if self.history.len() > self.config.epochs {
+            return bad(format!(
+                "has {} epochs done of {} planned",
+                self.history.len(),
+                self.config.epochs
+            ));
+        }
+        let mut steps = 0u64;
+        for (i, e) in self.history.iter().enumerate() {
+            let finite = [e.loss, e.seconds]
+                .into_iter()
+                .chain(e.val_loss)
+                .all(f64::is_finite);
+            let share = |a: f64| (0.0..=1.0).contains(&a);
+            if e.epoch != i + 1
+                || !finite
+                || !share(e.accuracy)
+                || !e.val_accuracy.is_none_or(share)
+                || e.steps == 0
+            {
+                return bad(format!("has a malformed record of epoch {}", i + 1));
+            }
+            steps += e.steps as u64;
+        }
+        if self.optimizer.steps() != steps {
+            return bad(format!(
+                "says the optimizer took {} steps but its epochs took {steps}",
+                self.optimizer.steps()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Trains a network it owns: the optimizer state, the buffers (sized once,
 /// so a step allocates nothing), the history and the engine it runs on.
 #[derive(Debug)]
@@ -122,12 +183,12 @@ impl Trainer {
     /// Fails if the state does not belong to the network: other settings
     /// or optimizer buffers of other sizes.
     pub fn resume(engine: &Engine, net: Network, state: TrainState) -> Result<Trainer> {
+        state.check()?;
         let TrainState {
             config,
             optimizer,
             history,
         } = state;
-        config.validate()?;
         config.check_network(&net)?;
         if optimizer.kind() != config.optimizer.kind() {
             return Err(Error::Config(format!(
@@ -247,8 +308,9 @@ impl Trainer {
     /// One epoch over `train` (the next one after those done), without
     /// adding it to the history ([`Trainer::fit`] does that).
     ///
-    /// Fails, leaving the network as it was after the last good step, if
-    /// the loss becomes NaN or infinite, and with the observer's error.
+    /// Fails with [`Error::Diverged`] if the loss becomes NaN or infinite,
+    /// or runs away (a mean above [`RUNAWAY_FACTOR`] times an untrained
+    /// network's, after the first steps), and with the observer's error.
     pub fn train_epoch(
         &mut self,
         train: &Samples,
@@ -270,6 +332,8 @@ impl Trainer {
             steps,
         })?;
         let par = self.engine.parallelism();
+        let arch = self.net.architecture();
+        let runaway = runaway_loss(arch.loss, arch.classes);
         let start = Instant::now();
         let Trainer {
             order,
@@ -293,6 +357,20 @@ impl Trainer {
                 loss_sum += l;
                 correct += c;
                 let seen = ((s + 1) * bs).min(n) as f64;
+                if let Some(limit) = runaway
+                    && s + 1 >= RUNAWAY_AFTER_STEPS
+                    && loss_sum / seen > limit
+                {
+                    return Err(Error::Diverged(format!(
+                        "the loss ran away: its mean over the first {} steps of epoch {} is {:.3e}, \
+                         more than {RUNAWAY_FACTOR} times an untrained network's ({:.2}); \
+                         try a lower learning rate",
+                        s + 1,
+                        epoch + 1,
+                        loss_sum / seen,
+                        limit / RUNAWAY_FACTOR
+                    )));
+                }
                 observer(Event::Step {
                     step: s + 1,
                     steps,

@@ -5,6 +5,8 @@ use image::{Rgb, RgbImage};
 
 use super::canvas::{self, Align, BLUE, GRAY, INK, RED, WHITE};
 use super::{Labeled, check_pixels};
+use crate::limits::MAX_PICTURE_PIXELS;
+use crate::{Error, Result};
 
 /// Outer margin of a picture, in pixels.
 const MARGIN: u32 = 16;
@@ -94,7 +96,11 @@ pub fn grid_layout(items: &[Labeled], columns: usize) -> GridLayout {
         image_width,
         image_height,
         width: 2 * MARGIN + used_columns * cell_width + (used_columns - 1) * GAP,
-        height: 2 * MARGIN + used_rows * cell_height + (used_rows - 1) * GAP,
+        height: (2 * MARGIN).saturating_add(
+            used_rows
+                .saturating_mul(cell_height + GAP)
+                .saturating_sub(GAP),
+        ),
     }
 }
 
@@ -102,11 +108,14 @@ pub fn grid_layout(items: &[Labeled], columns: usize) -> GridLayout {
 /// pixel values are kept exactly) with its caption centered under it, on white.
 /// Lay out 25 items in 5 columns for the tutorial's 5×5 figure.
 ///
+/// # Errors
+/// If the picture would be larger than [`MAX_PICTURE_PIXELS`].
+///
 /// # Panics
 /// As [`grid_layout`].
-pub fn image_grid(items: &[Labeled], columns: usize) -> RgbImage {
+pub fn image_grid(items: &[Labeled], columns: usize) -> Result<RgbImage> {
     let layout = grid_layout(items, columns);
-    let mut img = RgbImage::from_pixel(layout.width, layout.height, WHITE);
+    let mut img = blank(layout.width, layout.height)?;
     for (i, it) in items.iter().enumerate() {
         let (x, y) = layout.image_origin(i);
         let (w, h) = (layout.image_width as i64, layout.image_height as i64);
@@ -130,7 +139,20 @@ pub fn image_grid(items: &[Labeled], columns: usize) -> RgbImage {
             Align::Center,
         );
     }
-    img
+    Ok(img)
+}
+
+/// A white picture of `width × height`, refused (before allocating) above
+/// [`MAX_PICTURE_PIXELS`].
+fn blank(width: u32, height: u32) -> Result<RgbImage> {
+    let pixels = width as u64 * height as u64;
+    if pixels > MAX_PICTURE_PIXELS {
+        return Err(Error::Config(format!(
+            "a picture of {width}×{height} pixels is larger than fastnn draws ({MAX_PICTURE_PIXELS} \
+             pixels, a limit of fastnn): show fewer images in one picture"
+        )));
+    }
+    Ok(RgbImage::from_pixel(width, height, WHITE))
 }
 
 /// One test image with what the network made of it.
@@ -267,14 +289,17 @@ fn card_layout<S: AsRef<str>>(p: &Prediction, class_names: &[S]) -> CardLayout {
 /// right guess is blue; a wrong one has a red caption, red bar and red frame,
 /// with the true class's bar in blue.
 ///
+/// # Errors
+/// If the picture would be larger than [`MAX_PICTURE_PIXELS`].
+///
 /// # Panics
 /// If the pixel count is not `rows * cols`.
-pub fn prediction_card<S: AsRef<str>>(p: &Prediction, class_names: &[S]) -> RgbImage {
+pub fn prediction_card<S: AsRef<str>>(p: &Prediction, class_names: &[S]) -> Result<RgbImage> {
     check_pixels(p.pixels, p.rows, p.cols);
     let l = card_layout(p, class_names);
-    let mut img = RgbImage::from_pixel(l.width, l.height, WHITE);
+    let mut img = blank(l.width, l.height)?;
     draw_card(&mut img, (0, 0), &l, p, class_names);
-    img
+    Ok(img)
 }
 
 fn draw_card<S: AsRef<str>>(
@@ -399,13 +424,16 @@ fn draw_card<S: AsRef<str>>(
 /// Several prediction cards in a grid, `columns` per row (the tutorial shows
 /// the first 10 test images; 5 columns make two rows).
 ///
+/// # Errors
+/// If the picture would be larger than [`MAX_PICTURE_PIXELS`].
+///
 /// # Panics
 /// If a pixel count is not `rows * cols`.
 pub fn prediction_grid<S: AsRef<str>>(
     predictions: &[Prediction],
     class_names: &[S],
     columns: usize,
-) -> RgbImage {
+) -> Result<RgbImage> {
     let columns = columns.max(1);
     let layouts: Vec<CardLayout> = predictions
         .iter()
@@ -419,8 +447,9 @@ pub fn prediction_grid<S: AsRef<str>>(
     let used_columns = columns.min(predictions.len()).max(1) as u32;
     let used_rows = predictions.len().div_ceil(columns).max(1) as u32;
     let width = 2 * MARGIN + used_columns * cell_w + (used_columns - 1) * GAP;
-    let height = 2 * MARGIN + used_rows * cell_h + (used_rows - 1) * GAP;
-    let mut img = RgbImage::from_pixel(width, height, WHITE);
+    let height = (2 * MARGIN as u64 + used_rows as u64 * (cell_h + GAP) as u64 - GAP as u64)
+        .min(u32::MAX as u64) as u32;
+    let mut img = blank(width, height)?;
     for (i, (p, mut l)) in predictions.iter().zip(layouts).enumerate() {
         // Same-size cards line up; the extra room goes to the bar area.
         l.width = cell_w;
@@ -430,5 +459,5 @@ pub fn prediction_grid<S: AsRef<str>>(
         let y = MARGIN + (i / columns) as u32 * (cell_h + GAP);
         draw_card(&mut img, (x, y), &l, p, class_names);
     }
-    img
+    Ok(img)
 }

@@ -3,11 +3,14 @@
 //! 28×28 by its center of mass, as LeCun et al. prepared the originals. A
 //! network trained on MNIST only recognizes digits presented that way.
 
+use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::{self, FilterType};
 use image::{GrayImage, ImageReader};
 
+use crate::files::read_bounded;
+use crate::limits::{MAX_USER_IMAGE_ALLOC, MAX_USER_IMAGE_BYTES, MAX_USER_IMAGE_SIDE};
 use crate::{Error, Result};
 
 /// Side of the output image.
@@ -34,23 +37,56 @@ const MIN_CONTRAST: i32 = 48;
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be read; [`Error::Invalid`] if it is not a
-/// decodable PNG or JPEG, or shows no ink.
+/// regular file, not a decodable PNG or JPEG within fastnn's limits
+/// ([`MAX_USER_IMAGE_BYTES`] of file, [`MAX_USER_IMAGE_SIDE`] pixels on a
+/// side, [`MAX_USER_IMAGE_ALLOC`] bytes to decode), or shows no ink.
 pub fn prepare_user_image(path: impl AsRef<Path>) -> Result<(Vec<u8>, Vec<String>)> {
     let path = path.as_ref();
-    let reader = ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?;
-    let decoded = reader.decode().map_err(|e| match e {
-        image::ImageError::IoError(e) => Error::io(path, e),
-        e => Error::invalid(path, format!("not a readable PNG or JPEG image ({e})")),
-    })?;
+    let bytes = read_bounded(path, MAX_USER_IMAGE_BYTES, "an image")?;
+    prepare_image_bytes(&bytes).map_err(|problem| Error::invalid(path, problem))
+}
+
+/// [`prepare_user_image`] on a file's bytes already in memory; `Err` says
+/// what is wrong, without the file name. Also the body of the `image_input`
+/// fuzz target.
+pub fn prepare_image_bytes(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Vec<String>), String> {
+    let limits = || {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_USER_IMAGE_SIDE);
+        limits.max_image_height = Some(MAX_USER_IMAGE_SIDE);
+        limits.max_alloc = Some(MAX_USER_IMAGE_ALLOC);
+        limits
+    };
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| format!("cannot read it: {e}"))
+    };
+    let unreadable = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => format!(
+            "is larger than fastnn decodes (at most {MAX_USER_IMAGE_SIDE} pixels on a side and \
+             {MAX_USER_IMAGE_ALLOC} bytes decoded, limits of fastnn)"
+        ),
+        e => format!("not a readable PNG or JPEG image ({e})"),
+    };
+    // The header's size first (reading it allocates nothing): nothing is
+    // decoded from a picture too large.
+    let (w, h) = reader()?.into_dimensions().map_err(unreadable)?;
+    if w > MAX_USER_IMAGE_SIDE || h > MAX_USER_IMAGE_SIDE || w == 0 || h == 0 {
+        return Err(format!(
+            "is {w}×{h} pixels; fastnn takes 1 to {MAX_USER_IMAGE_SIDE} on a side (a limit of fastnn)"
+        ));
+    }
+    let mut decoder = reader()?;
+    decoder.limits(limits());
+    let decoded = decoder.decode().map_err(unreadable)?;
     let mut notes = vec![format!(
         "read a {}×{} image",
         decoded.width(),
         decoded.height()
     )];
     let rgba = decoded.to_luma_alpha8();
+    drop(decoded);
     if rgba.pixels().any(|p| p.0[1] < 255) {
         notes.push("put transparent parts on white".to_string());
     }
@@ -60,9 +96,26 @@ pub fn prepare_user_image(path: impl AsRef<Path>) -> Result<(Vec<u8>, Vec<String
         let (l, a) = (l as u32, a as u32);
         image::Luma([((l * a + 255 * (255 - a) + 127) / 255) as u8])
     });
-    let (pixels, more) = prepare_gray(&gray).map_err(|problem| Error::invalid(path, problem))?;
+    drop(rgba);
+    let (pixels, more) = prepare_gray(&gray)?;
     notes.extend(more);
     Ok((pixels, notes))
+}
+
+/// Fuzz body (`fuzz/fuzz_targets/image_input.rs`, replayed by the tests):
+/// any bytes give a 28×28 image with a note per step, or a one-line reason.
+///
+/// # Panics
+/// When an invariant breaks, which is the point.
+#[doc(hidden)]
+pub fn fuzz_image(data: &[u8]) {
+    match prepare_image_bytes(data) {
+        Ok((pixels, notes)) => {
+            assert_eq!(pixels.len(), (SIDE * SIDE) as usize);
+            assert!(notes.len() >= 3, "{notes:?}");
+        }
+        Err(e) => assert!(!e.is_empty() && !e.contains('\n'), "{e:?}"),
+    }
 }
 
 /// The steps after decoding, on a grayscale image; `Err` says why the

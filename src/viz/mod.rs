@@ -20,10 +20,11 @@
 //!
 //! let pixels: Vec<u8> = (0..28 * 28).map(|i| (i % 256) as u8).collect();
 //! let items = [Labeled::new(&pixels, 28, 28, "Sneaker")];
-//! let png = image_grid(&items, 5);
+//! let png = image_grid(&items, 5)?;
 //! assert!(png.width() > 28 * 4);
 //! let text = terminal_preview(&items, 5, ColorMode::Ansi256);
 //! assert!(text.ends_with("Sneaker\n"));
+//! # Ok::<(), fastnn::Error>(())
 //! ```
 
 mod canvas;
@@ -41,7 +42,7 @@ use image::{ImageEncoder as _, RgbImage};
 use crate::{Error, Result};
 
 pub use grid::{GridLayout, Prediction, grid_layout, image_grid, prediction_card, prediction_grid};
-pub use input::prepare_user_image;
+pub use input::{fuzz_image, prepare_image_bytes, prepare_user_image};
 pub use plots::{EpochPoint, confusion_matrix_png, training_curves};
 pub use report::{Pictures, labeled, predictions};
 pub use sweep::{SweepAxis, SweepPoint, SweepSeries, sweep_chart};

@@ -83,7 +83,7 @@ impl Pictures {
             out += &terminal_preview(&items, cols, color);
         }
         if let Some(path) = self.file("samples.png") {
-            save_png(&image_grid(&items, GRID_COLUMNS), &path)?;
+            save_png(&image_grid(&items, GRID_COLUMNS)?, &path)?;
             let _ = writeln!(out, "wrote {}", path.display());
         }
         Ok(out)
@@ -105,7 +105,7 @@ impl Pictures {
             out += &terminal_predictions(&preds, ds.classes(), cols, color);
         }
         if let Some(path) = self.file("predictions.png") {
-            save_png(&prediction_grid(&preds, ds.classes(), GRID_COLUMNS), &path)?;
+            save_png(&prediction_grid(&preds, ds.classes(), GRID_COLUMNS)?, &path)?;
             let _ = writeln!(out, "wrote {}", path.display());
         }
         Ok(out)

@@ -4,12 +4,12 @@
 mod args;
 mod report;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use args::*;
 use clap::Parser;
 use fastnn::viz::{self, Pictures, Prediction};
 use fastnn::{
-    Dataset, Engine, Evaluation, Images, Network, Split, TrainRun, argmax, evaluate, model_dataset,
+    Dataset, Engine, Images, Network, Split, TrainRun, argmax, evaluate, model_dataset,
     open_dataset, predict,
 };
 use std::io::Write;
@@ -17,12 +17,25 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Prints to stdout; an error (a closed pipe, a full disk) returns from the
+/// command instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => { report::out(format_args!($($arg)*))? };
+}
+
 fn main() -> ExitCode {
     // Refuse, before any kernel runs, a CPU lacking a compiled-in feature.
     if let Err(msg) = fastnn::kernels::ensure_supported() {
-        eprintln!("fastnn: {msg}");
-        return ExitCode::FAILURE;
+        return report::fail(&msg);
     }
+    // Ctrl-C or SIGTERM during a save leaves no temporary file behind.
+    let _ = ctrlc::set_handler(|| {
+        if fastnn::sweep::first_signal_stops_sweep() {
+            return; // a sweep stops itself cleanly; a second signal ends it here
+        }
+        fastnn::remove_temp_files();
+        std::process::exit(130);
+    });
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return report::clap_exit(e),
@@ -64,59 +77,52 @@ fn pictures(dir: Option<&Path>, quiet: bool) -> Result<Pictures> {
 }
 
 fn train(a: TrainArgs) -> Result<()> {
+    let outputs: Vec<&Path> = a.save.iter().chain(&a.json).map(|p| p.as_path()).collect();
+    let dirs: Vec<&Path> = a
+        .plots
+        .iter()
+        .chain(&a.checkpoint_dir)
+        .map(|p| p.as_path())
+        .collect();
+    fastnn::check_outputs(&outputs, &dirs)?;
     let engine = engine(&a.threads)?;
     let mut run = match &a.resume {
         Some(checkpoint) => TrainRun::resume(&engine, &a.options, checkpoint)?,
         None => TrainRun::new(&engine, &a.options)?,
     };
     run.trainer_mut().set_kernel(a.kernel);
-    let ds = run.dataset();
-    println!(
-        "fastnn {}: {} ({} training, {} test images of {}x{})",
-        env!("CARGO_PKG_VERSION"),
-        ds.dir()
-            .map_or(ds.name().to_string(), |d| d.display().to_string()),
-        ds.len(Split::Train),
-        ds.len(Split::Test),
-        ds.rows(),
-        ds.cols()
-    );
-    println!("{}", run.description());
-    if run.resumed_after() > 0 {
-        println!("resuming after epoch {}", run.resumed_after());
-    }
+    say!("{}\n{}\n", run.banner(), run.description());
     for note in run.notes() {
-        println!("{note}");
+        say!("{note}\n");
     }
     let pictures = pictures(a.plots.as_deref(), a.quiet)?;
-    print!("{}", pictures.samples(run.dataset())?);
+    say!("{}", pictures.samples(run.dataset())?);
 
     let started = Instant::now();
     let mut progress = report::Progress::new();
     run.fit(None, a.checkpoint_dir.as_deref(), &mut |e| {
-        progress.on_event(e);
-        Ok(())
+        progress.on_event(e)
     })?;
     let train_seconds = started.elapsed().as_secs_f64();
 
     let (ds, trainer) = (run.dataset(), run.trainer());
     let test = trainer.evaluate(&ds.test())?;
-    println!();
-    print_eval(&test);
+    say!("\n{}", report::evaluation(&test));
     if let Some(gap) = run.gap(&test) {
-        println!("{gap}");
+        say!("{gap}\n");
     }
-    println!();
+    say!("\n");
     let first: Vec<usize> = (0..10.min(ds.len(Split::Test))).collect();
     let probs = print_predictions(trainer.engine(), trainer.network(), ds, &first, false)?;
-    print!("{}", pictures.predictions(ds, &first, &probs)?);
-    print!(
+    say!("{}", pictures.predictions(ds, &first, &probs)?);
+    let history = trainer.history();
+    say!(
         "{}",
-        pictures.curves_and_confusion(trainer.history(), &test, ds.classes())?
+        pictures.curves_and_confusion(history, &test, ds.classes())?
     );
     if let Some(path) = &a.save {
         fastnn::save_model(path, trainer.network(), &run.provenance())?;
-        println!("saved the model to {}", path.display());
+        say!("saved the model to {}\n", path.display());
     }
     if let Some(path) = &a.json {
         fastnn::write_json(path, &run.summary(&test, train_seconds))?;
@@ -138,31 +144,28 @@ fn print_predictions(
     for (&i, p) in indices.iter().zip(&probs) {
         let guess = argmax(p);
         let expected = ds.label(Split::Test, i) as usize;
-        println!(
-            "test image {i:>5}: Expected: {:<12} Guess: {:<12} ({:.1}%){}",
+        say!(
+            "test image {i:>5}: Expected: {:<12} Guess: {:<12} ({:.1}%){}\n",
             names[expected],
             names[guess],
             p[guess] * 100.0,
             if guess == expected { "" } else { "  <- wrong" }
         );
         if detail {
-            println!("{}", report::likeliest(p, names));
+            say!("    {}\n", fastnn::likeliest(p, names));
         }
     }
     Ok(probs)
 }
 
-fn print_eval(eval: &Evaluation) {
-    println!("Test loss: {:.4}", eval.loss);
-    println!("Test accuracy: {:.4}", eval.accuracy);
-}
-
 fn eval(a: EvalArgs) -> Result<()> {
+    fastnn::check_outputs(&a.json.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &[])?;
     let engine = engine(&a.threads)?;
     let loaded = fastnn::load_model(&a.model)?;
     let ds = model_dataset(&a.model, &loaded, a.dataset.as_deref())?;
-    let eval = evaluate(&engine, &loaded.network, &ds.test())?;
-    print_eval(&eval);
+    let eval = evaluate(&engine, &loaded.network, &ds.test())
+        .with_context(|| a.model.display().to_string())?;
+    say!("{}", report::evaluation(&eval));
     if let Some(path) = &a.json {
         fastnn::write_json(path, &eval)?;
     }
@@ -170,21 +173,25 @@ fn eval(a: EvalArgs) -> Result<()> {
 }
 
 fn predict_cmd(a: PredictArgs) -> Result<()> {
+    fastnn::check_outputs(&a.out.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &[])?;
     let engine = engine(&a.threads)?;
     let loaded = fastnn::load_model(&a.model)?;
     let net = &loaded.network;
     let names = net.class_names();
     let Some(image) = &a.image else {
         let ds = model_dataset(&a.model, &loaded, a.dataset.as_deref())?;
-        let probs = print_predictions(&engine, net, &ds, &a.index, true)?;
-        let pictures = pictures(None, false)?;
+        let probs = print_predictions(&engine, net, &ds, &a.index, true)
+            .with_context(|| a.model.display().to_string())?;
         match &a.out {
             Some(out) => {
                 let preds = viz::predictions(&ds, &a.index, &probs);
-                viz::save_png(&viz::prediction_grid(&preds, ds.classes(), 5), out)?;
-                println!("wrote {}", out.display());
+                viz::save_png(&viz::prediction_grid(&preds, ds.classes(), 5)?, out)?;
+                say!("wrote {}\n", out.display());
             }
-            None => print!("{}", pictures.predictions(&ds, &a.index, &probs)?),
+            None => say!(
+                "{}",
+                pictures(None, false)?.predictions(&ds, &a.index, &probs)?
+            ),
         }
         return Ok(());
     };
@@ -199,17 +206,14 @@ fn predict_cmd(a: PredictArgs) -> Result<()> {
         );
     }
     for note in &notes {
-        println!("{}: {note}", image.display());
+        say!("{}: {note}\n", image.display());
     }
-    let probs = predict(&engine, net, Images::U8(&pixels), &[0])?;
+    let probs = predict(&engine, net, Images::U8(&pixels), &[0])
+        .with_context(|| a.model.display().to_string())?;
     let guess = argmax(&probs[0]);
-    println!(
-        "{}: Guess: {} ({:.1}%)",
-        image.display(),
-        names[guess],
-        probs[0][guess] * 100.0
-    );
-    println!("{}", report::likeliest(&probs[0], names));
+    let p = probs[0][guess] * 100.0;
+    say!("{}: Guess: {} ({p:.1}%)\n", image.display(), names[guess]);
+    say!("    {}\n", fastnn::likeliest(&probs[0], names));
     let card = Prediction {
         pixels: &pixels,
         rows: 28,
@@ -219,16 +223,17 @@ fn predict_cmd(a: PredictArgs) -> Result<()> {
         probs: &probs[0],
     };
     if let Some(out) = &a.out {
-        viz::save_png(&viz::prediction_card(&card, names), out)?;
-        println!("wrote {}", out.display());
+        viz::save_png(&viz::prediction_card(&card, names)?, out)?;
+        say!("wrote {}\n", out.display());
     } else if report::terminal().is_some() {
         let color = viz::detect_color_mode();
-        print!("{}", viz::terminal_predictions(&[card], names, 1, color));
+        say!("{}", viz::terminal_predictions(&[card], names, 1, color));
     }
     Ok(())
 }
 
 fn show(a: ShowArgs) -> Result<()> {
+    fastnn::check_outputs(&a.out.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &[])?;
     let ds = open_dataset(&a.dataset)?;
     let len = ds.len(a.split);
     if a.start >= len {
@@ -243,26 +248,34 @@ fn show(a: ShowArgs) -> Result<()> {
     let indices: Vec<usize> = (a.start..end).collect();
     let items = viz::labeled(&ds, a.split, &indices);
     if let Some(out) = &a.out {
-        viz::save_png(&viz::image_grid(&items, 5.min(items.len())), out)?;
-        println!("wrote {} images to {}", items.len(), out.display());
+        viz::save_png(&viz::image_grid(&items, 5.min(items.len()))?, out)?;
+        say!("wrote {} images to {}\n", items.len(), out.display());
     } else if let Some(width) = report::terminal() {
         let cols = viz::terminal_columns(&items, 5, width);
         let color = viz::detect_color_mode();
-        print!("{}", viz::terminal_preview(&items, cols, color));
+        say!("{}", viz::terminal_preview(&items, cols, color));
     } else {
         for (i, item) in indices.iter().zip(&items) {
-            println!("{} image {i}: {}", a.split, item.caption);
+            say!("{} image {i}: {}\n", a.split, item.caption);
         }
     }
     Ok(())
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
+    fastnn::check_outputs(&a.json.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &[])?;
     let threads: Vec<usize> = a.threads.iter().flatten().map(|&t| t.into()).collect();
-    let records = fastnn::bench::run(a.what, &threads, a.quick, &mut |text| println!("{text}"))?;
+    let mut printed = Ok(());
+    let mut print = |text: String| {
+        if printed.is_ok() {
+            printed = report::out(format_args!("{text}\n"));
+        }
+    };
+    let records = fastnn::bench::run(a.what, &threads, a.quick, &mut print)?;
+    printed?;
     if let Some(path) = &a.json {
         fastnn::write_json(path, &records)?;
-        println!("\nwrote {}", path.display());
+        say!("\nwrote {}\n", path.display());
     }
     Ok(())
 }
@@ -271,14 +284,14 @@ fn data(a: DataArgs) -> Result<()> {
     match a.command {
         DataCommand::Info { files } => {
             for f in files {
-                println!("{}", fastnn::idx_file::info(&f)?);
+                say!("{}\n", fastnn::idx_file::info(&f)?);
             }
         }
         DataCommand::Verify => {
             let dir = fastnn::dataset::checked_data_dir()?;
             let rows = fastnn::verify_data(&dir)?;
             for r in &rows {
-                println!("{r}");
+                say!("{r}\n");
             }
             let bad = rows.iter().filter(|r| !r.ok).count();
             if bad > 0 {
@@ -288,20 +301,16 @@ fn data(a: DataArgs) -> Result<()> {
                     dir.display()
                 );
             }
-            println!(
-                "{} files in {} match their checksums",
+            say!(
+                "{} files in {} match their checksums\n",
                 rows.len(),
                 dir.display()
             );
         }
         DataCommand::Install { from, to } => {
             let (from, to, files) = fastnn::install_data(from.as_deref(), to.as_deref())?;
-            println!(
-                "copied {} files from {} to {}; they match their checksums",
-                files.len(),
-                from.display(),
-                to.display()
-            );
+            let (n, from, to) = (files.len(), from.display(), to.display());
+            say!("copied {n} files from {from} to {to}; they match their checksums\n");
         }
     }
     Ok(())

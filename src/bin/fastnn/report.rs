@@ -1,8 +1,8 @@
 //! Printing: errors, the Keras-style progress line, probabilities.
 
-use fastnn::{EpochStats, Event};
+use fastnn::Event;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -17,19 +17,35 @@ pub static VERSION: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Writes to stdout and flushes: a closed pipe or a full disk comes back as
+/// an error naming stdout, never a panic.
+pub fn out(text: std::fmt::Arguments) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| fastnn::Error::io("stdout", e).into())
+}
+
+/// Prints one error line (if stderr is still there) and fails.
+pub fn fail(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "fastnn: {message}");
+    ExitCode::FAILURE
+}
+
 /// The exit status of a command, printing its error as one line.
 pub fn exit(result: anyhow::Result<()>) -> ExitCode {
     let Err(e) = result else {
         return ExitCode::SUCCESS;
     };
-    // A closed pipe (`fastnn ... | head`) is not a failure.
+    // A closed pipe (`fastnn ... | head`) ends the program quietly, as it
+    // does other Unix tools.
     if let Some(io) = e.root_cause().downcast_ref::<std::io::Error>()
         && io.kind() == std::io::ErrorKind::BrokenPipe
     {
         return ExitCode::SUCCESS;
     }
-    eprintln!("fastnn: error: {}", one_line(&e));
-    ExitCode::FAILURE
+    fail(&format!("error: {}", one_line(&e)))
 }
 
 /// An error and its causes on one line, each fact once: fastnn's errors
@@ -49,21 +65,20 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-/// Help and version go to stdout as usual; a usage error is one line.
+/// Help and version go to stdout, a usage error to stderr, each as clap
+/// writes it: the problem (with every missing argument or valid value),
+/// the usage line and the hint. A closed stream is no panic.
 pub fn clap_exit(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return ExitCode::SUCCESS;
-    }
-    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        let _ = e.print();
-        return ExitCode::FAILURE;
-    }
-    let text = e.render().to_string();
-    let line = text.lines().next().unwrap_or("invalid arguments");
-    eprintln!("fastnn: {line}");
-    ExitCode::FAILURE
+    let _ = e.print();
+    ExitCode::from(e.exit_code().clamp(0, 255) as u8)
+}
+
+/// The lines `train` and `eval` print: `Test loss:` and `Test accuracy:`.
+pub fn evaluation(e: &fastnn::Evaluation) -> String {
+    format!(
+        "Test loss: {:.4}\nTest accuracy: {:.4}\n",
+        e.loss, e.accuracy
+    )
 }
 
 /// Whether stdout is a terminal, and its width.
@@ -73,36 +88,6 @@ pub fn terminal() -> Option<usize> {
         return None;
     }
     Some(term.size_checked().map_or(80, |(_, w)| w as usize))
-}
-
-/// The classes holding at least 0.5% of the probability, likeliest first.
-pub fn likeliest(p: &[f32], names: &[String]) -> String {
-    let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let parts: Vec<String> = order
-        .iter()
-        .filter(|&&c| p[c] >= 0.005)
-        .map(|&c| format!("{} {:.1}%", names[c], p[c] * 100.0))
-        .collect();
-    format!("    probabilities: {}", parts.join(", "))
-}
-
-/// Seconds and time per step as Keras prints them: `2s 1ms/step`.
-pub fn keras_time(seconds: f64, steps: usize) -> String {
-    let per = seconds / steps.max(1) as f64;
-    let per = if per >= 1.0 {
-        format!("{per:.0}s/step")
-    } else if per >= 1e-3 {
-        format!("{:.0}ms/step", per * 1e3)
-    } else {
-        format!("{:.0}us/step", per * 1e6)
-    };
-    let total = if seconds >= 10.0 {
-        format!("{seconds:.0}s")
-    } else {
-        format!("{seconds:.2}s")
-    };
-    format!("{total} {per}")
 }
 
 /// The per-epoch progress: a live bar in a terminal, one plain line per
@@ -125,14 +110,21 @@ impl Progress {
         }
     }
 
-    pub fn on_event(&mut self, event: Event) {
+    /// Shows `event`; an error writing stdout stops training.
+    pub fn on_event(&mut self, event: Event) -> fastnn::Result<()> {
+        let print = |text: String| -> fastnn::Result<()> {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{text}")
+                .and_then(|()| stdout.flush())
+                .map_err(|e| fastnn::Error::io("stdout", e))
+        };
         match event {
             Event::EpochStart {
                 epoch,
                 epochs,
                 steps,
             } => {
-                println!("Epoch {epoch}/{epochs}");
+                print(format!("Epoch {epoch}/{epochs}"))?;
                 self.started = Instant::now();
                 if self.live {
                     let bar = ProgressBar::with_draw_target(
@@ -162,44 +154,18 @@ impl Progress {
                     let secs = self.started.elapsed().as_secs_f64();
                     bar.set_message(format!(
                         "{} - loss: {loss:.4} - accuracy: {accuracy:.4}",
-                        keras_time(secs, step)
+                        fastnn::keras_time(secs, step)
                     ));
                 }
             }
-            Event::EpochEnd { stats, .. } => {
-                let line = epoch_line(stats);
-                match self.bar.take() {
-                    Some(bar) => {
-                        bar.set_position(stats.steps as u64);
-                        bar.finish_with_message(line_tail(stats));
-                    }
-                    None => println!("{line}"),
+            Event::EpochEnd { stats, .. } => match self.bar.take() {
+                Some(bar) => {
+                    bar.set_position(stats.steps as u64);
+                    bar.finish_with_message(stats.metrics_line());
                 }
-            }
+                None => print(stats.to_string())?,
+            },
         }
+        Ok(())
     }
-}
-
-fn line_tail(s: &EpochStats) -> String {
-    let mut t = format!(
-        "{} - loss: {:.4} - accuracy: {:.4}",
-        keras_time(s.seconds, s.steps),
-        s.loss,
-        s.accuracy
-    );
-    if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
-        t += &format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}");
-    }
-    t
-}
-
-/// One epoch's line without a bar.
-pub fn epoch_line(s: &EpochStats) -> String {
-    format!(
-        "{}/{} [{}] - {}",
-        s.steps,
-        s.steps,
-        "=".repeat(30),
-        line_tail(s)
-    )
 }
