@@ -89,6 +89,7 @@ pub mod nn;
 mod preprocess;
 mod run;
 mod samples;
+pub mod sweep;
 #[doc(hidden)]
 pub mod train;
 #[cfg(feature = "viz")]

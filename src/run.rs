@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -26,7 +27,7 @@ use crate::{Error, Result};
 /// files the run writes.
 #[derive(Debug)]
 pub struct TrainRun {
-    dataset: Dataset,
+    dataset: Arc<Dataset>,
     dataset_spec: String,
     trainer: Trainer,
     notes: Vec<String>,
@@ -171,9 +172,22 @@ pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Resu
 impl TrainRun {
     /// A fresh run: the options' dataset and a new network and trainer.
     pub fn new(engine: &Engine, options: &TrainOptions) -> Result<TrainRun> {
-        let config = options.config()?;
+        options.config()?;
         let source: DatasetSource = options.dataset().parse()?;
-        let dataset = Dataset::open(&source)?;
+        let dataset = Arc::new(Dataset::open(&source)?);
+        TrainRun::on_dataset(engine, options, dataset, dataset_spec(&source))
+    }
+
+    /// A fresh run on a dataset already open, which runs may share (a
+    /// sweep maps each dataset once for all its runs); `spec` identifies
+    /// it (see [`dataset_spec`]).
+    pub fn on_dataset(
+        engine: &Engine,
+        options: &TrainOptions,
+        dataset: Arc<Dataset>,
+        spec: String,
+    ) -> Result<TrainRun> {
+        let config = options.config()?;
         let validation_data = match &options.validation_data {
             Some(spec) => Some(open_validation(spec, &dataset)?),
             None => None,
@@ -182,7 +196,7 @@ impl TrainRun {
         let trainer = Trainer::new(engine, net, config)?;
         Ok(TrainRun {
             dataset,
-            dataset_spec: dataset_spec(&source),
+            dataset_spec: spec,
             trainer,
             notes: Vec::new(),
             resumed_after: 0,
@@ -243,7 +257,7 @@ impl TrainRun {
             .filter(|es| es.restore_best)
             .and_then(|es| es.standing(&state.history));
         state.config = config;
-        let dataset = open_dataset(&spec)?;
+        let dataset = Arc::new(open_dataset(&spec)?);
         let validation_data = match &options.validation_data {
             Some(spec) => Some(open_validation(spec, &dataset)?),
             None => None,

@@ -9,6 +9,7 @@ mod idx;
 mod model;
 mod parallel;
 mod presets;
+mod sweep;
 mod train;
 mod util;
 mod viz;

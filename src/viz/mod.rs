@@ -32,6 +32,7 @@ mod grid;
 mod input;
 mod plots;
 mod report;
+mod sweep;
 mod terminal;
 
 use std::path::Path;
@@ -44,6 +45,7 @@ pub use grid::{GridLayout, Prediction, grid_layout, image_grid, prediction_card,
 pub use input::{fuzz_image, prepare_image_bytes, prepare_user_image};
 pub use plots::{EpochPoint, confusion_matrix_png, training_curves};
 pub use report::{Pictures, labeled, predictions};
+pub use sweep::{SweepAxis, SweepPoint, SweepSeries, sweep_chart};
 pub use terminal::{
     ColorMode, detect_color_mode, terminal_columns, terminal_predictions, terminal_preview,
 };

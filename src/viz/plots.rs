@@ -140,18 +140,13 @@ impl Panel {
                 String::new()
             }
         };
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc("epoch")
             .y_desc(self.y_desc)
             .x_labels(((x_hi - x_lo).round() as usize + 1).clamp(2, 12))
             .x_label_formatter(&integer_ticks)
-            .y_label_formatter(&|y| format!("{y:.3}"))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(248, 248, 248))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .draw()?;
+            .y_label_formatter(&|y| format!("{y:.3}"));
+        house_style(&mut mesh).draw()?;
         for (name, series, color) in [
             ("train", &self.train, TRAIN_COLOR),
             ("validation", &self.val, VAL_COLOR),
@@ -184,6 +179,21 @@ impl Panel {
             .draw()?;
         Ok(())
     }
+}
+
+/// The look the charts' grids share: label sizes and line colours.
+pub(super) fn house_style<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+    DB: DrawingBackend,
+{
+    mesh.label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(RGBColor(248, 248, 248))
+        .bold_line_style(RGBColor(215, 215, 215))
 }
 
 const WHITE_STYLE: RGBColor = RGBColor(255, 255, 255);

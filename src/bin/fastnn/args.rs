@@ -31,6 +31,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Inspect IDX files; verify or install the shipped datasets.
     Data(DataArgs),
+    /// Train many runs at once: every combination of train flags given as
+    /// lists, and seeds; resumable, shardable (`sweep merge` joins shards).
+    Sweep(fastnn::sweep::SweepArgs),
 }
 
 /// The engine's threads.

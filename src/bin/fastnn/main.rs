@@ -12,6 +12,7 @@ use fastnn::{
     Dataset, Engine, Images, Network, Split, TrainRun, argmax, evaluate, model_dataset,
     open_dataset, predict,
 };
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -29,6 +30,9 @@ fn main() -> ExitCode {
     }
     // Ctrl-C or SIGTERM during a save leaves no temporary file behind.
     let _ = ctrlc::set_handler(|| {
+        if fastnn::sweep::first_signal_stops_sweep() {
+            return; // a sweep stops itself cleanly; a second signal ends it here
+        }
         fastnn::remove_temp_files();
         std::process::exit(130);
     });
@@ -47,6 +51,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => show(a),
         Command::Bench(a) => bench(a),
         Command::Data(a) => data(a),
+        // A closed stdout must not stop a sweep: its results go to --out.
+        Command::Sweep(a) => Ok(fastnn::sweep::run_cli(a, &mut |l| {
+            let _ = writeln!(std::io::stdout(), "{l}");
+        })?),
     }
 }
 
