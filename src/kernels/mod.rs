@@ -126,6 +126,8 @@ pub mod pack;
 pub mod params;
 #[doc(hidden)]
 pub mod reference;
+#[doc(hidden)]
+pub mod tiles;
 
 pub use activation::Activation;
 #[doc(hidden)]
@@ -135,6 +137,8 @@ pub use cpu::{
 };
 #[doc(hidden)]
 pub use eltwise::UpdateRule;
+#[doc(hidden)]
+pub use tiles::{SimdTile, TileSelection, selected_tile, simd_tiles};
 
 /// A read-only strided view of an f32 matrix: element `(i, j)` is
 /// `data[i * rs + j * cs]`. A transpose is the same data with `rs` and `cs`
@@ -461,9 +465,7 @@ pub fn gemm_with(
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
     check_operands(&a, &b, &c, beta, &epilogue);
     match choice {
-        KernelChoice::Simd => {
-            gemm::run::<{ params::MR }, params::Lane>(SIMD_FAMILY, a, b, beta, c, epilogue, par)
-        }
+        KernelChoice::Simd => selected_tile().tile.run(a, b, beta, c, epilogue, par),
         KernelChoice::Scalar => {
             gemm::run::<{ params::SCALAR_MR }, f32>(SCALAR_FAMILY, a, b, beta, c, epilogue, par)
         }
@@ -471,17 +473,34 @@ pub fn gemm_with(
     }
 }
 
-/// The compiled SIMD micro-kernels.
-const SIMD_FAMILY: gemm::Family = gemm::Family {
-    tile: micro::simd_tile,
-    nv: params::NV,
-    direct_b: true,
-};
+/// [`gemm_with`] with [`KernelChoice::Simd`] and a given tile instead of
+/// the selected one ([`selected_tile`]): for tests and benchmarks that
+/// compare the compiled tiles ([`simd_tiles`]).
+///
+/// # Panics
+/// As [`gemm`].
+#[doc(hidden)]
+pub fn gemm_tile(
+    tile: &SimdTile,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+) {
+    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
+    check_operands(&a, &b, &c, beta, &epilogue);
+    tile.run(a, b, beta, c, epilogue, par)
+}
+
 /// The scalar micro-kernels (the safe fallback).
 const SCALAR_FAMILY: gemm::Family = gemm::Family {
     tile: micro::scalar_tile,
     nv: params::SCALAR_NV,
+    mc: params::SCALAR_MC,
     direct_b: true,
+    pack_tall_b: false,
 };
 
 /// How many floats of `partials` [`gemm_k_tree`] needs for an `m × n`
@@ -527,6 +546,48 @@ pub fn gemm_k_tree(
     par: Parallelism,
     partials: &mut [f32],
 ) {
+    k_tree(
+        choice,
+        selected_tile().tile,
+        a,
+        b,
+        c,
+        epilogue,
+        par,
+        partials,
+    )
+}
+
+/// [`gemm_k_tree`] with [`KernelChoice::Simd`] and a given tile instead of
+/// the selected one (see [`gemm_tile`]).
+///
+/// # Panics
+/// As [`gemm_k_tree`].
+#[doc(hidden)]
+pub fn gemm_k_tree_tile(
+    tile: &SimdTile,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+    partials: &mut [f32],
+) {
+    k_tree(KernelChoice::Simd, tile, a, b, c, epilogue, par, partials)
+}
+
+/// [`gemm_k_tree`] with `tile` for `KernelChoice::Simd`.
+#[allow(clippy::too_many_arguments)]
+fn k_tree(
+    choice: KernelChoice,
+    tile: &SimdTile,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+    partials: &mut [f32],
+) {
     let (m, k) = a.shape();
     let n = b.cols;
     let threads = match par {
@@ -549,15 +610,7 @@ pub fn gemm_k_tree(
         partials.len()
     );
     match choice {
-        KernelChoice::Simd => gemm::run_k_tree::<{ params::MR }, params::Lane>(
-            SIMD_FAMILY,
-            a,
-            b,
-            c,
-            epilogue,
-            threads,
-            partials,
-        ),
+        KernelChoice::Simd => tile.run_k_tree(a, b, c, epilogue, threads, partials),
         KernelChoice::Scalar => gemm::run_k_tree::<{ params::SCALAR_MR }, f32>(
             SCALAR_FAMILY,
             a,
