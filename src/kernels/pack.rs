@@ -192,8 +192,7 @@ fn transpose_rows_f32<const MR: usize>(
     kc: usize,
     panel: &mut [f32],
 ) -> usize {
-    let mut p = 0;
-    while p + 8 <= kc {
+    for p in eights(kc) {
         for (g, h) in row_groups(r) {
             let s0 = (r0 + g) * m.rs + p0 + p;
             let mut rows = [f32x8::ZERO; 8];
@@ -202,9 +201,25 @@ fn transpose_rows_f32<const MR: usize>(
             }
             transpose8_store_h(rows, &mut panel[p * MR + g..], MR, h);
         }
-        p += 8;
     }
-    p
+    eights_cover(kc)
+}
+
+/// The starts of the 8-wide groups that cover `0..len` (k steps, or
+/// columns of B) with 8×8 transposes: 0, 8, …, and a last group moved back
+/// to end at `len` (its first entries transposed twice, the same values
+/// stored twice) instead of a tail packed one element at a time; none if
+/// `len < 8`.
+#[inline(always)]
+fn eights(len: usize) -> impl Iterator<Item = usize> {
+    let last = (len >= 8 && !len.is_multiple_of(8)).then(|| len - 8);
+    (0..len / 8).map(|q| q * 8).chain(last)
+}
+
+/// How many entries [`eights`] covers: all of them, or none.
+#[inline(always)]
+fn eights_cover(len: usize) -> usize {
+    if len >= 8 { len } else { 0 }
 }
 
 /// The groups of rows `(first, count)` that cover rows `0..r` with 8×8
@@ -266,11 +281,10 @@ fn transpose_rows_u8<const MR: usize>(
     };
     let scale = |i: usize| &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
     let srcs: [&[u8]; MR] = std::array::from_fn(|i| if i < r { src(i) } else { &[] });
-    let mut p = 0;
     if u.period == 1 {
         // One factor per row (plain scaling).
         let scales: [f32; MR] = std::array::from_fn(|i| if i < r { scale(i)[0] } else { 0.0 });
-        while p + 8 <= kc {
+        for p in eights(kc) {
             for (g, h) in row_groups(r) {
                 let mut rows = [f32x8::ZERO; 8];
                 for (i, row) in rows[..h].iter_mut().enumerate() {
@@ -278,15 +292,14 @@ fn transpose_rows_u8<const MR: usize>(
                 }
                 transpose8_store_h(rows, &mut panel[p * MR + g..], MR, h);
             }
-            p += 8;
         }
     } else {
         // A scale per image column (keras-normalize): the phase
         // `k % period` is the same for every row, and 8 consecutive
         // factors are contiguous unless they wrap around the period.
         let scales: [&[f32]; MR] = std::array::from_fn(|i| if i < r { scale(i) } else { &[] });
-        let mut phase = p0 % u.period;
-        while p + 8 <= kc {
+        for p in eights(kc) {
+            let phase = (p0 + p) % u.period;
             for (g, h) in row_groups(r) {
                 let mut rows = [f32x8::ZERO; 8];
                 for (i, row) in rows[..h].iter_mut().enumerate() {
@@ -305,11 +318,9 @@ fn transpose_rows_u8<const MR: usize>(
                 }
                 transpose8_store_h(rows, &mut panel[p * MR + g..], MR, h);
             }
-            phase = (phase + 8) % u.period;
-            p += 8;
         }
     }
-    p
+    eights_cover(kc)
 }
 
 /// All micro-panels of transposed u8 rows: A(i, k) is pixel `i` of image
@@ -403,33 +414,19 @@ pub fn pack_b(
         for (p, d) in dst.chunks_exact_mut(w).enumerate() {
             copy_short(d, &b.data[(p0 + p) * b.rs + j0..], cols);
         }
-    } else if b.rs == 1 {
+    } else if b.rs == 1 && kc >= 8 && cols >= 8 {
         // B = Wᵀ of a row-major W: each column is contiguous; 8×8 blocks go
-        // through a register transpose, the edges one element at a time.
-        let (kc8, cols8) = (kc / 8 * 8, cols / 8 * 8);
-        for j in (0..cols8).step_by(8) {
-            for p in (0..kc8).step_by(8) {
+        // through a register transpose, the last block of columns and of k
+        // moved back to end at the edge ([`eights`]; the overlap is
+        // stored twice, the same values) instead of a scalar tail.
+        for j in eights(cols) {
+            for p in eights(kc) {
                 let s = (j0 + j) * b.cs + p0 + p;
                 let mut rows = [f32x8::ZERO; 8];
                 for (t, row) in rows.iter_mut().enumerate() {
                     *row = load8(&b.data[s + t * b.cs..]);
                 }
                 transpose8_store(rows, &mut dst[p * w + j..], w);
-            }
-            for t in j..j + 8 {
-                let s = (j0 + t) * b.cs + p0;
-                for (d, &x) in dst[kc8 * w..]
-                    .chunks_exact_mut(w)
-                    .zip(&b.data[s + kc8..s + kc])
-                {
-                    d[t] = x;
-                }
-            }
-        }
-        for j in cols8..cols {
-            let s = (j0 + j) * b.cs + p0;
-            for (d, &x) in dst.chunks_exact_mut(w).zip(&b.data[s..s + kc]) {
-                d[j] = x;
             }
         }
     } else {

@@ -226,11 +226,14 @@ pub const SCALAR_MR: usize = 4;
 pub const SCALAR_NV: usize = 4;
 
 /// Loop 4 (k) block, at most: the depth of one packed A panel and one B
-/// micro-panel. The `MR × KC` A micro-panel (8 KiB) stays in the 32 KiB L1
-/// while the `KC × NR` B micro-panel (32 KiB at NR = 32, packed or a
-/// row-major W read in place) streams from L2 with the hardware prefetcher;
-/// the `MC × KC` A block (64 KiB) stays in L2 while loop 2 walks the B
-/// panels.
+/// micro-panel. The `MR × KC` A micro-panel (8–12 KiB) stays in L1 (32 KiB
+/// on Zen 4 and Skylake-SP, 48 KiB on Zen 5 and Ice Lake-SP on) while the
+/// `KC × NR` B micro-panel (32 KiB at NR = 32, packed or a row-major W read
+/// in place) streams from L2 with the hardware prefetcher; the `MC × KC` A
+/// block (64–72 KiB) stays in L2 while loop 2 walks the B panels. The same
+/// on every CPU and for every tile: KC decides where a k sum is stored and
+/// reloaded, so it is what keeps results identical across tiles and
+/// machines.
 pub const KC: usize = 256;
 /// The k block of a split product, at least: below this the C round trips
 /// between k blocks (a load, add and store per accumulator) start to show.

@@ -1,4 +1,4 @@
-//! The SIMD tiles compiled into this build ([`params::TILES`]) and the one
+//! The SIMD tiles compiled into this build ([`TILES`]) and the one
 //! that [`KernelChoice::Simd`] runs: chosen once per process, the first
 //! time a product needs it, and cached in a `OnceLock`.
 //!
