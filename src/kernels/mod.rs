@@ -59,7 +59,7 @@
 //!   of 31 interleaved rounds, one thread, GFLOP/s: 32×784×128 X·W 241
 //!   (12×32: 229, 8×48: 225, 6×64: 192); 256×784×128 X·W 236 (228, 236,
 //!   212); 784×32×128 Xᵀ·dY 227 (219, 226, 189); 512³ 254 (254, 256, 255).
-//!   Prefetch and packed B are within noise here (see below).
+//!   Prefetch and packed B cost 0–4% here (see below).
 //! - **AMD Zen 4** (0x19; one 512-bit FMA a cycle over two 256-bit pipes):
 //!   8×32, the tile tuned there (86–93% of peak): 16 chains are four times
 //!   the 4 needed.
@@ -149,10 +149,11 @@
 //!   compiled. A 16×16 "narrow" tile for the 10-column output layer ran
 //!   slower than 8×16 on Zen 4 (128×32×10: 21 vs 36 GFLOP/s).
 //! - **Prefetch and packed B on AMD.** On Zen 5, `+pf8` (prefetch the B
-//!   row 8 steps ahead) was within ±2% of 8×32 on every shape, and packing
-//!   a row-major W at 256 rows cost 2–3% (best 230 vs 236 GFLOP/s), at 32
-//!   rows 25% (178 vs 238); its hardware prefetchers already stream the
-//!   strided rows. Both stay compiled, as candidates for Intel.
+//!   row 8 steps ahead) was within −2%…+1% of 8×32 on every shape, and
+//!   `+pb` (pack B when C has several row blocks) cost 0–4% (256×784×128:
+//!   215 vs 225 GFLOP/s, median by thread CPU time); packing W even at 32
+//!   rows cost 25% (best 178 vs 238). Its hardware prefetchers already
+//!   stream the strided rows. Both stay compiled, as candidates for Intel.
 //! - **KC per micro-architecture** (BLIS uses 384 on Skylake-X, 480 on
 //!   Zen 4): KC decides where a k sum is stored and reloaded, so a KC that
 //!   depended on the CPU would make results differ between machines; KC
