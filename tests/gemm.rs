@@ -1,12 +1,13 @@
 //! `kernels::gemm` against the naive f64 reference: random shapes around the
 //! block edges, the three products of a dense layer (by stride swaps), u8
-//! input, every epilogue, beta 0/1, both parallelisms, every kernel choice;
-//! exact checks on integer data; bitwise determinism across thread counts.
+//! input, every epilogue, beta 0/1, both parallelisms, every kernel choice
+//! and every compiled SIMD tile; exact checks on integer data; bitwise
+//! determinism across thread counts and across tiles.
 
-use fastnn::kernels::params::{KC, MC, MR, NC_FLOATS, NR, SCALAR_MR, SCALAR_NV};
+use fastnn::kernels::params::{KC, MC, MC_MAX, MR, NC_FLOATS, NR, SCALAR_MR, SCALAR_NV};
 use fastnn::kernels::{
-    ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows, gemm_with,
-    reference,
+    ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, SimdTile, U8Rows,
+    gemm_tile, gemm_with, reference, simd_tiles,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -31,30 +32,17 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .unwrap()
 }
 
-/// Sizes that sit on block edges: 0, 1, primes, MR±1, NR±1, KC+1, MC+1.
+/// Sizes that sit on block edges: 0, 1, primes, MR±1 and NR±1 of every
+/// compiled tile, the scalar tile's + 1.
 fn edge_size() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        prop::sample::select(vec![
-            0,
-            1,
-            2,
-            3,
-            5,
-            7,
-            13,
-            17,
-            31,
-            MR - 1,
-            MR,
-            MR + 1,
-            NR - 1,
-            NR,
-            NR + 1,
-            SCALAR_MR + 1,
-            SCALAR_NV + 1,
-        ]),
-        1usize..70,
-    ]
+    let mut sizes = vec![0, 1, 2, 3, 5, 7, 13, 17, 31, SCALAR_MR + 1, SCALAR_NV + 1];
+    for t in simd_tiles() {
+        let (mr, nr) = (t.shape.mr, t.shape.nr());
+        sizes.extend([mr - 1, mr, mr + 1, 2 * mr + 1, nr - 1, nr, nr + 1]);
+    }
+    sizes.sort_unstable();
+    sizes.dedup();
+    prop_oneof![prop::sample::select(sizes), 1usize..70]
 }
 
 /// The depth: as above plus KC + 1 (two k blocks).
@@ -289,33 +277,71 @@ impl Data {
 
     /// Runs `choice` (or the reference) and returns C.
     fn run(&self, cs: &Case, choice: Option<KernelChoice>) -> Vec<f32> {
+        self.run_by(cs, |a, b, cm, e| match choice {
+            None => reference::gemm(a, b, cs.beta, cm, e),
+            Some(ch) => gemm_with(ch, a, b, cs.beta, cm, e, cs.par),
+        })
+    }
+
+    /// Runs the SIMD kernels with `tile` and returns C.
+    fn run_tile(&self, cs: &Case, tile: &SimdTile) -> Vec<f32> {
+        self.run_by(cs, |a, b, cm, e| {
+            gemm_tile(tile, a, b, cs.beta, cm, e, cs.par);
+        })
+    }
+
+    /// C after `f(a, b, c, epilogue)` on a fresh copy of C.
+    fn run_by(
+        &self,
+        cs: &Case,
+        f: impl FnOnce(ARef<'_>, MatRef<'_>, MatMut<'_>, Epilogue<'_>),
+    ) -> Vec<f32> {
         let mut c = self.c0.clone();
         let (rs, cstr) = Self::c_strides(cs);
         let cm = MatMut::new(&mut c[cs.offset..], cs.m, cs.n, rs, cstr);
-        let (a, b, e) = (self.a_ref(cs), self.b_ref(cs), self.epilogue(cs));
-        match choice {
-            None => reference::gemm(a, b, cs.beta, cm, e),
-            Some(ch) => gemm_with(ch, a, b, cs.beta, cm, e, cs.par),
-        }
+        f(self.a_ref(cs), self.b_ref(cs), cm, self.epilogue(cs));
         c
     }
 }
 
-/// Checks every kernel choice against the reference.
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// Checks every kernel choice and every compiled SIMD tile against the
+/// reference, and the tiles against each other bit for bit.
 fn check_case(cs: &Case, int: bool) -> Result<(), TestCaseError> {
     let data = Data::new(cs, int);
     let want = data.run(cs, None);
     let tol = 2e-6 * (cs.k as f32 + 4.0);
-    for choice in CHOICES {
-        let got = pool(3).install(|| data.run(cs, Some(choice)));
+    let check = |what: &str, got: &[f32]| -> Result<(), TestCaseError> {
         for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
             let ok = if int {
                 g == w || (g.is_nan() && w.is_nan())
             } else {
                 (g - w).abs() <= tol * (1.0 + w.abs()) || (g.is_nan() && w.is_nan())
             };
-            prop_assert!(ok, "{choice:?} {cs:?}: C[{idx}] = {g}, reference {w}");
+            prop_assert!(ok, "{what} {cs:?}: C[{idx}] = {g}, reference {w}");
         }
+        Ok(())
+    };
+    let pool = pool(3);
+    for choice in CHOICES {
+        check(
+            &format!("{choice:?}"),
+            &pool.install(|| data.run(cs, Some(choice))),
+        )?;
+    }
+    let first = pool.install(|| data.run_tile(cs, &simd_tiles()[0]));
+    for tile in simd_tiles() {
+        let got = pool.install(|| data.run_tile(cs, tile));
+        check(&tile.name(), &got)?;
+        prop_assert!(
+            same_bits(&got, &first),
+            "{} differs from {}: {cs:?}",
+            tile.name(),
+            simd_tiles()[0].name()
+        );
     }
     Ok(())
 }
@@ -440,10 +466,21 @@ fn bitwise_identical_across_thread_counts() {
             for threads in 1..=4 {
                 let par = pool(threads).install(|| data.run(&cs, Some(choice)));
                 assert!(
-                    seq.iter()
-                        .zip(&par)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    same_bits(&seq, &par),
                     "{choice:?} {m}x{k}x{n} differs with {threads} threads"
+                );
+            }
+        }
+        for tile in simd_tiles() {
+            cs.par = Parallelism::Sequential;
+            let seq = data.run_tile(&cs, tile);
+            cs.par = Parallelism::Tiles;
+            for threads in [2, 3] {
+                let par = pool(threads).install(|| data.run_tile(&cs, tile));
+                assert!(
+                    same_bits(&seq, &par),
+                    "{} {m}x{k}x{n} differs with {threads} threads",
+                    tile.name()
                 );
             }
         }
@@ -451,27 +488,87 @@ fn bitwise_identical_across_thread_counts() {
 }
 
 /// A·I = A exactly, for every micro-tile shape the dispatcher can pick
-/// (rows 1..=MR, full and partial vectors).
+/// (rows 1..=MR, full and partial vectors), for every compiled tile.
 #[test]
 fn identity_product_is_exact() {
-    for choice in [KernelChoice::Simd, KernelChoice::Scalar] {
-        for m in 1..=MR + 1 {
-            for n in [1, 3, NR / 2, NR - 1, NR, NR + 1, 2 * NR + 5] {
-                let a: Vec<f32> = (0..m * n).map(|x| x as f32 * 0.5 - 3.0).collect();
-                let eye: Vec<f32> = (0..n * n)
-                    .map(|x| if x / n == x % n { 1.0 } else { 0.0 })
-                    .collect();
-                let mut c = vec![f32::NAN; m * n];
-                gemm_with(
-                    choice,
-                    ARef::F32(MatRef::row_major(&a, m, n)),
-                    MatRef::row_major(&eye, n, n),
-                    0.0,
-                    MatMut::row_major(&mut c, m, n),
-                    Epilogue::None,
-                    Parallelism::Sequential,
-                );
-                assert_eq!(a, c, "{choice:?} {m}x{n}");
+    let identity = |m: usize, n: usize, run: &dyn Fn(ARef<'_>, MatRef<'_>, MatMut<'_>)| {
+        let a: Vec<f32> = (0..m * n).map(|x| x as f32 * 0.5 - 3.0).collect();
+        let eye: Vec<f32> = (0..n * n)
+            .map(|x| if x / n == x % n { 1.0 } else { 0.0 })
+            .collect();
+        let mut c = vec![f32::NAN; m * n];
+        run(
+            ARef::F32(MatRef::row_major(&a, m, n)),
+            MatRef::row_major(&eye, n, n),
+            MatMut::row_major(&mut c, m, n),
+        );
+        assert_eq!(a, c, "{m}x{n}");
+    };
+    let seq = Parallelism::Sequential;
+    for m in 1..=SCALAR_MR + 1 {
+        for n in [1, 3, SCALAR_NV - 1, SCALAR_NV, SCALAR_NV + 1, 2 * NR + 5] {
+            identity(m, n, &|a, b, c| {
+                gemm_with(KernelChoice::Scalar, a, b, 0.0, c, Epilogue::None, seq)
+            });
+        }
+    }
+    for tile in simd_tiles() {
+        let (mr, nr) = (tile.shape.mr, tile.shape.nr());
+        for m in 1..=mr + 1 {
+            for n in [1, 3, nr / 2, nr - 1, nr, nr + 1, 2 * nr + 5] {
+                identity(m, n, &|a, b, c| {
+                    gemm_tile(tile, a, b, 0.0, c, Epilogue::None, seq)
+                });
+            }
+        }
+    }
+}
+
+/// Every compiled tile gives the same bits as every other, on awkward
+/// shapes (row and column edges of each tile, two k blocks, several MC
+/// blocks), every A layout, B and Bᵀ, C row- and column-major, each
+/// epilogue, beta 0 and 1, one and three threads: the k blocking, not the
+/// tile, fixes each element's order of additions.
+#[test]
+fn tiles_agree_bit_for_bit() {
+    let akinds = [AKind::RowMajor, AKind::Transposed, AKind::U8, AKind::U8T];
+    let epis = [
+        Epi::None,
+        Epi::BiasAct(Activation::Sigmoid),
+        Epi::ActGrad(Activation::Tanh),
+        Epi::BiasAct(Activation::Relu),
+    ];
+    let shapes = [
+        (1, 1, 1),
+        (13, 37, 29),
+        (32, 784, 128),
+        (2 * MC_MAX + 11, KC + 9, 3 * NR + 7),
+        (25, 10, 10),
+        (37, 2 * KC + 3, 70),
+    ];
+    let mut seed = 1;
+    for (si, &(m, k, n)) in shapes.iter().enumerate() {
+        for (ai, &a_kind) in akinds.iter().enumerate() {
+            seed += 1;
+            let cs = Case {
+                m,
+                k,
+                n,
+                a_kind,
+                b_t: (si + ai) % 2 == 1,
+                c_t: (si + ai) % 3 == 2,
+                offset: seed as usize % 9,
+                period: [1, 28][ai % 2],
+                epi: epis[(si + ai) % epis.len()],
+                beta: [0.0, 1.0][si % 2],
+                par: [Parallelism::Sequential, Parallelism::Tiles][ai % 2],
+                seed,
+            };
+            let data = Data::new(&cs, false);
+            let want = pool(3).install(|| data.run_tile(&cs, &simd_tiles()[0]));
+            for tile in simd_tiles() {
+                let got = pool(3).install(|| data.run_tile(&cs, tile));
+                assert!(same_bits(&got, &want), "{} differs: {cs:?}", tile.name());
             }
         }
     }

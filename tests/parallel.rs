@@ -9,7 +9,8 @@ use fastnn::kernels::eltwise::{AdamStep, UpdateRule};
 use fastnn::kernels::params::{NR, PAR_THRESHOLD};
 use fastnn::kernels::{
     ARef, Activation, AlignedVec, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, ParamUpdate,
-    U8Rows, gemm_k_tree, gemm_with, k_tree_partials_len, reference,
+    SimdTile, U8Rows, gemm_k_tree, gemm_k_tree_tile, gemm_tile, gemm_with, k_tree_partials_len,
+    reference, simd_tiles,
 };
 use proptest::prelude::*;
 
@@ -193,6 +194,46 @@ fn split_k_on_trainer_and_small_shapes() {
     }
 }
 
+/// Every compiled SIMD tile sums the split-k tree to the same bits, on one
+/// thread and on three.
+#[test]
+fn split_k_tiles_agree_bit_for_bit() {
+    for (m, k, n, u8_input) in [
+        (32, 784, 128, true),
+        (7, 401, 33, false),
+        (33, 129, NR + 1, false),
+        (13, 2111, 10, true),
+    ] {
+        let case = SplitCase {
+            m,
+            k,
+            n,
+            u8_input,
+            a_t: false,
+            c_t: m == 7,
+            act: Some(Activation::Tanh),
+            seed: m as u64,
+        };
+        let run = |tile: &SimdTile, threads: usize| {
+            let mut partials = vec![f32::NAN; k_tree_partials_len(m, n, k)];
+            let par = [Parallelism::Sequential, Parallelism::Tiles][(threads > 1) as usize];
+            pool(threads).install(|| {
+                case.run(|a, b, c, e| gemm_k_tree_tile(tile, a, b, c, e, par, &mut partials))
+            })
+        };
+        let want = run(&simd_tiles()[0], 1);
+        for tile in simd_tiles() {
+            for threads in [1, 3] {
+                assert!(
+                    same_bits(&want, &run(tile, threads)),
+                    "{} {m}x{k}x{n} differs ({threads} threads)",
+                    tile.name()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 #[should_panic(expected = "partials")]
 fn split_k_needs_room_for_its_partials() {
@@ -224,6 +265,19 @@ fn split_k_needs_room_for_its_partials() {
 
 /// A weight gradient Xᵀ·dY (rows of C = rows of W) with `par`.
 fn weight_gradient(m: usize, k: usize, n: usize, u8_input: bool, par: Parallelism) -> Vec<f32> {
+    weight_gradient_by(m, k, n, u8_input, |a, b, c| {
+        gemm_with(KernelChoice::Simd, a, b, 0.0, c, Epilogue::None, par)
+    })
+}
+
+/// A weight gradient Xᵀ·dY computed by `f(a, b, c)`.
+fn weight_gradient_by(
+    m: usize,
+    k: usize,
+    n: usize,
+    u8_input: bool,
+    f: impl FnOnce(ARef<'_>, MatRef<'_>, MatMut<'_>),
+) -> Vec<f32> {
     let pixels: Vec<u8> = (0..m * k).map(|i| (i * 7 % 251) as u8).collect();
     let rows: Vec<u32> = (0..k as u32).collect();
     let scale = vec![1.0 / 255.0; k];
@@ -242,14 +296,10 @@ fn weight_gradient(m: usize, k: usize, n: usize, u8_input: bool, par: Parallelis
         ARef::F32(MatRef::row_major(&x, k, m).t())
     };
     let mut c = vec![f32::NAN; m * n];
-    gemm_with(
-        KernelChoice::Simd,
+    f(
         a,
         MatRef::row_major(&dy, k, n),
-        0.0,
         MatMut::row_major(&mut c, m, n),
-        Epilogue::None,
-        par,
     );
     c
 }
@@ -271,6 +321,28 @@ fn split_rows_equal_one_thread_bit_for_bit() {
                 same_bits(&one, &split),
                 "{m}x{k}x{n} differs with {threads} threads"
             );
+        }
+    }
+}
+
+/// Row shares give every compiled tile's bits, and every tile the same.
+#[test]
+fn split_rows_agree_across_tiles_bit_for_bit() {
+    for (m, k, n, u8_input) in [(784, 32, 128, true), (301, 64, 33, false)] {
+        let want = weight_gradient(m, k, n, u8_input, Parallelism::Sequential);
+        for tile in simd_tiles() {
+            for (threads, par) in [(1, Parallelism::Sequential), (3, Parallelism::RowBlocks)] {
+                let got = pool(threads).install(|| {
+                    weight_gradient_by(m, k, n, u8_input, |a, b, c| {
+                        gemm_tile(tile, a, b, 0.0, c, Epilogue::None, par)
+                    })
+                });
+                assert!(
+                    same_bits(&want, &got),
+                    "{} {m}x{k}x{n} differs ({threads} threads)",
+                    tile.name()
+                );
+            }
         }
     }
 }

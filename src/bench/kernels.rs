@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::kernels::{
-    self, ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, U8Rows,
+    self, ARef, Activation, Epilogue, KernelChoice, MatMut, MatRef, Parallelism, SimdTile, U8Rows,
 };
 
 /// Which product of a dense layer a shape is, and so which layouts it has.
@@ -266,6 +266,24 @@ impl Operands {
         self.partials = partials;
     }
 
+    /// One product with a given SIMD tile instead of the selected one, on
+    /// the calling thread.
+    pub fn run_tile(&mut self, tile: &SimdTile) {
+        let Shape { m, n, .. } = self.shape;
+        let mut c = std::mem::take(&mut self.c);
+        let mut partials = std::mem::take(&mut self.partials);
+        let (a, b) = (self.a_ref_u8(), self.b_ref());
+        let c_mat = MatMut::row_major(&mut c, m, n);
+        let (e, seq) = (Epilogue::None, Parallelism::Sequential);
+        if self.shape.product == Product::ForwardU8SplitK {
+            kernels::gemm_k_tree_tile(tile, a, b, c_mat, e, seq, &mut partials);
+        } else {
+            kernels::gemm_tile(tile, a, b, 0.0, c_mat, e, seq);
+        }
+        self.c = c;
+        self.partials = partials;
+    }
+
     /// One product by the naive reference.
     pub fn run_naive(&mut self) {
         let Shape { m, n, .. } = self.shape;
@@ -326,6 +344,49 @@ pub struct KernelRow {
     pub fastnn_share_of_peak: f64,
     /// `matrixmultiply_gflops / peak_gflops` (single-thread peak).
     pub matrixmultiply_share_of_peak: f64,
+    /// On one thread: every compiled SIMD tile on this shape (the selected
+    /// one is `fastnn_gflops`), to confirm or refute the tile choice.
+    pub tiles: Vec<TileSpeed>,
+}
+
+/// One compiled SIMD tile on one shape (one thread).
+#[derive(Clone, Debug, Serialize)]
+pub struct TileSpeed {
+    /// `"MRxNR"`.
+    pub tile: String,
+    /// Median GFLOP/s over rounds in which all tiles alternate.
+    pub gflops: f64,
+    /// The best round.
+    pub best_gflops: f64,
+}
+
+/// Every compiled tile on `shape`, one thread: `rounds` rounds of about
+/// `min_s` each, the tiles alternating within a round.
+fn tile_speeds(shape: Shape, rounds: usize, min_s: f64) -> Vec<TileSpeed> {
+    let tiles = kernels::simd_tiles();
+    let mut ops = Operands::new(shape);
+    let reps: Vec<usize> = tiles
+        .iter()
+        .map(|t| reps_for(min_s, &mut || ops.run_tile(t)))
+        .collect();
+    let mut runs = vec![Vec::new(); tiles.len()];
+    for _ in 0..rounds {
+        for ((t, &r), v) in tiles.iter().zip(&reps).zip(&mut runs) {
+            v.push(gflops(shape.flops(), r, &mut || {
+                ops.run_tile(t);
+                black_box(&ops.c);
+            }));
+        }
+    }
+    tiles
+        .iter()
+        .zip(runs)
+        .map(|(t, mut v)| TileSpeed {
+            tile: t.name(),
+            gflops: median(&mut v),
+            best_gflops: v[v.len() - 1],
+        })
+        .collect()
 }
 
 /// Repetitions of `f` that take about `min_s` (after one warm-up call).
@@ -417,6 +478,10 @@ pub fn run(threads: usize, quick: bool) -> Vec<KernelRow> {
                 peak_gflops: pt,
                 fastnn_share_of_peak: 0.0,
                 matrixmultiply_share_of_peak: p1,
+                tiles: match threads {
+                    1 => tile_speeds(shape, (rounds as usize).div_ceil(2), min_s),
+                    _ => Vec::new(),
+                },
             }
         })
         .collect();
@@ -462,8 +527,43 @@ pub fn format_table(rows: &[KernelRow]) -> String {
             100.0 * r.matrixmultiply_share_of_peak
         );
     }
-    s + "GFLOP/s: medians of alternating rounds (ratio: median of per-round ratios), and the \
-         best round; mmul = matrixmultiply (one thread, given f32 A); peak = measured FMA peak\n"
+    s += "GFLOP/s: medians of alternating rounds (ratio: median of per-round ratios), and the \
+         best round; mmul = matrixmultiply (one thread, given f32 A); peak = measured FMA peak\n";
+    s + &format_tile_table(rows)
+}
+
+/// The one-thread rows' per-tile speeds as a table (empty if none): one
+/// column per compiled tile, the selected tile marked `*`, each as GFLOP/s
+/// and share of the peak.
+pub fn format_tile_table(rows: &[KernelRow]) -> String {
+    let rows: Vec<&KernelRow> = rows.iter().filter(|r| !r.tiles.is_empty()).collect();
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let selected = kernels::selected_tile().tile.name();
+    let mut s = format!(
+        "\nEvery compiled tile, one thread (median GFLOP/s, share of peak; * = selected, {})\n{:<12} {:<11}",
+        kernels::selected_tile().reason,
+        "shape",
+        "product"
+    );
+    for t in &first.tiles {
+        let mark = if t.tile == selected { "*" } else { "" };
+        s += &format!(" {:>13}", format!("{}{mark}", t.tile));
+    }
+    s += "\n";
+    for r in rows {
+        s += &format!("{:<12} {:<11}", r.shape, r.product);
+        for t in &r.tiles {
+            s += &format!(
+                " {:>7.1} {:>4.0}%",
+                t.gflops,
+                100.0 * t.gflops / r.peak_gflops
+            );
+        }
+        s += "\n";
+    }
+    s
 }
 
 /// The rows in the common benchmark schema (see [`super::Record`]); the
@@ -505,10 +605,19 @@ mod tests {
             peak_gflops: 4.0,
             fastnn_share_of_peak: 0.5,
             matrixmultiply_share_of_peak: 0.25,
+            tiles: Vec::new(),
         };
-        let t = format_table(&[row.clone(), row]);
+        let t = format_table(&[row.clone(), row.clone()]);
         assert_eq!(t.lines().count(), 4);
         assert!(t.contains("2.00x"));
+        let tiles = vec![TileSpeed {
+            tile: "8x32".into(),
+            gflops: 3.0,
+            best_gflops: 3.5,
+        }];
+        let t = format_table(&[KernelRow { tiles, ..row }]);
+        assert_eq!(t.lines().count(), 7, "{t}");
+        assert!(t.contains("75%"), "{t}");
     }
 
     #[test]

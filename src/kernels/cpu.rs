@@ -86,20 +86,83 @@ pub fn ensure_supported() -> Result<(), String> {
     check(&compiled_features(), detected)
 }
 
-/// The compiled SIMD path in a few words, e.g.
-/// `simd: avx512f (f32x16) fma, tile 8x32`, for `--version` and bench
-/// reports.
+/// A CPU as cpuid names it: vendor, family and model (the numbers that
+/// the micro-architecture tables of Intel, AMD and uops.info go by).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuId {
+    /// `"GenuineIntel"`, `"AuthenticAMD"`, …
+    pub vendor: String,
+    /// Base family plus extended family (Zen 4: 0x19, Zen 5: 0x1a; Intel
+    /// cores: 6).
+    pub family: u32,
+    /// Model, with the extended model bits for families 6 and 15 and up.
+    pub model: u32,
+}
+
+impl std::fmt::Display for CpuId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} family {:#x} model {:#x}",
+            self.vendor, self.family, self.model
+        )
+    }
+}
+
+/// This CPU's vendor, family and model (`None` off x86-64).
+pub fn cpu_id() -> Option<CpuId> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid;
+        // SAFETY: cpuid leaves 0 and 1 exist on every x86-64 CPU.
+        #[allow(unused_unsafe)]
+        let (l0, l1) = unsafe { (__cpuid(0), __cpuid(1)) };
+        let mut vendor = Vec::with_capacity(12);
+        for r in [l0.ebx, l0.edx, l0.ecx] {
+            vendor.extend_from_slice(&r.to_le_bytes());
+        }
+        let base_family = (l1.eax >> 8) & 0xf;
+        let family = match base_family {
+            0xf => base_family + ((l1.eax >> 20) & 0xff),
+            f => f,
+        };
+        let model = match base_family {
+            6 | 0xf => ((l1.eax >> 4) & 0xf) | (((l1.eax >> 16) & 0xf) << 4),
+            _ => (l1.eax >> 4) & 0xf,
+        };
+        Some(CpuId {
+            vendor: String::from_utf8_lossy(&vendor).into_owned(),
+            family,
+            model,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+/// The compiled SIMD path and the tile that runs, with why, e.g.
+/// `simd: avx512f (f32x16) fma, tile 8x32 of 8x32 12x32 8x48 6x64 (CPU
+/// table: Zen 5, AuthenticAMD family 0x1a model 0x2)`, for `--version` and
+/// bench reports. Chooses the tile if nothing has yet.
 pub fn describe() -> String {
     let fma = if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
         " fma"
     } else {
         ""
     };
+    let sel = super::tiles::selected_tile();
+    let all: Vec<String> = super::tiles::simd_tiles()
+        .iter()
+        .map(|t| t.name())
+        .collect();
     format!(
-        "simd: {}{fma}, tile {}x{}",
+        "simd: {}{fma}, tile {} of {} ({})",
         params::NAME,
-        params::MR,
-        params::NR
+        sel.tile.name(),
+        all.join(" "),
+        sel.reason
     )
 }
 
@@ -167,6 +230,7 @@ mod tests {
     fn this_cpu_runs_this_build() {
         assert_eq!(ensure_supported(), Ok(()));
         assert!(describe().starts_with("simd: "));
+        assert!(describe().contains(&super::super::tiles::selected_tile().tile.name()));
     }
 
     #[test]

@@ -72,28 +72,56 @@ pub(crate) struct Tile {
     pub epi: TileEpi,
 }
 
+/// `unroll!(N, i => body)` runs `body` with `i = 0, 1, …, N - 1` as
+/// straight-line code (`N ≤ 16`, a const generic): each `i < N` is decided
+/// at compile time, so every index into the accumulator array is a
+/// constant. That is what lets LLVM keep an array of any size in
+/// registers: with loops (or closures it did not inline) it kept a 12-row
+/// array on the stack, 24 loads and stores per k step (see "considered but
+/// skipped" in `kernels`).
+macro_rules! unroll {
+    ($n:expr, $i:ident => $body:expr) => {
+        unroll!(@steps $n, $i, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    };
+    (@steps $n:expr, $i:ident, $body:expr, $($k:literal)*) => {{
+        const { assert!($n <= 16, "unroll: at most 16 steps") };
+        $(
+            if $k < $n {
+                let $i: usize = $k;
+                $body;
+            }
+        )*
+    }};
+}
+
 /// `C[0..R][0..NV·L] = A·B (+ C)`, then the epilogue.
+///
+/// Each element is one accumulator lane: `acc = fma(a[p], b[p], acc)` for
+/// `p` in order from 0, then `acc + C`, so its value depends on the k block
+/// only, never on the tile shape `R × NV` (nor on which lane it sits in).
 ///
 /// # Safety
 /// The pointers of `t` satisfy the module contract for `R` rows, `NV`
 /// vectors and `t.kc` steps.
 #[inline(always)]
-pub(crate) unsafe fn kernel<L: Lanes, const R: usize, const NV: usize>(t: &Tile) {
+pub(crate) unsafe fn kernel<L: Lanes, const R: usize, const NV: usize, const PF: usize>(t: &Tile) {
     let mut acc = [[L::splat(0.0); NV]; R];
     let (mut a, mut b) = (t.a, t.b);
     for _ in 0..t.kc {
-        let mut bv = [L::splat(0.0); NV];
-        for (v, x) in bv.iter_mut().enumerate() {
-            // SAFETY: row `p` of the B panel holds `NV · N` floats.
-            *x = unsafe { L::load(b.add(v * L::N)) };
+        if PF > 0 {
+            // The B row `PF` steps ahead (a strided W read in place is
+            // what the hardware prefetchers may not run far enough ahead
+            // on); past the panel's end it is a harmless hint.
+            unroll!(NV, v => prefetch(b.wrapping_add(PF * t.b_rs + v * L::N)));
         }
-        for (i, row) in acc.iter_mut().enumerate() {
+        let mut bv = [L::splat(0.0); NV];
+        // SAFETY: row `p` of the B panel holds `NV · N` floats.
+        unroll!(NV, v => bv[v] = unsafe { L::load(b.add(v * L::N)) });
+        unroll!(R, i => {
             // SAFETY: step `p` of A holds `R` floats at `a`.
             let ai = L::splat(unsafe { *a.add(i) });
-            for (x, bx) in row.iter_mut().zip(bv) {
-                *x = ai.mul_add(bx, *x);
-            }
-        }
+            unroll!(NV, v => acc[i][v] = ai.mul_add(bv[v], acc[i][v]));
+        });
         // The last step's advance may point past the panel (an in-place A
         // or B ends early); `wrapping_add` keeps that sound, it is never read.
         a = a.wrapping_add(t.a_rs);
@@ -107,17 +135,18 @@ pub(crate) unsafe fn kernel<L: Lanes, const R: usize, const NV: usize>(t: &Tile)
         match t.epi {
             TileEpi::None => finish(&acc, t, |_, _, x| x),
             TileEpi::BiasAct { bias, act } => {
-                let b: [L; NV] = std::array::from_fn(|v| L::load(bias.add(v * L::N)));
+                let mut bb = [L::splat(0.0); NV];
+                unroll!(NV, v => bb[v] = L::load(bias.add(v * L::N)));
                 match act {
-                    Activation::Identity => finish(&acc, t, |_, v, x| x.add(b[v])),
+                    Activation::Identity => finish(&acc, t, |_, v, x| x.add(bb[v])),
                     Activation::Relu => {
-                        finish(&acc, t, |_, v, x| x.add(b[v]).act(Activation::Relu))
+                        finish(&acc, t, |_, v, x| x.add(bb[v]).act(Activation::Relu))
                     }
                     Activation::Sigmoid => {
-                        finish(&acc, t, |_, v, x| x.add(b[v]).act(Activation::Sigmoid))
+                        finish(&acc, t, |_, v, x| x.add(bb[v]).act(Activation::Sigmoid))
                     }
                     Activation::Tanh => {
-                        finish(&acc, t, |_, v, x| x.add(b[v]).act(Activation::Tanh))
+                        finish(&acc, t, |_, v, x| x.add(bb[v]).act(Activation::Tanh))
                     }
                 }
             }
@@ -151,23 +180,38 @@ unsafe fn finish<L: Lanes, const R: usize, const NV: usize>(
     t: &Tile,
     f: impl Fn(usize, usize, L) -> L,
 ) {
+    let c = |i: usize, v: usize| t.c.wrapping_add(i * t.c_rs + v * L::N);
     if t.beta {
-        for (i, row) in acc.iter().enumerate() {
-            for (v, &x) in row.iter().enumerate() {
-                let c = t.c.wrapping_add(i * t.c_rs + v * L::N);
-                // SAFETY: the caller's guarantee.
-                unsafe { f(i, v, x.add(L::load(c))).store(c) };
-            }
-        }
+        unroll!(R, i => unroll!(NV, v => {
+            let x = acc[i][v];
+            // SAFETY: the caller's guarantee.
+            unsafe { f(i, v, x.add(L::load(c(i, v)))).store(c(i, v)) };
+        }));
     } else {
-        for (i, row) in acc.iter().enumerate() {
-            for (v, &x) in row.iter().enumerate() {
-                let c = t.c.wrapping_add(i * t.c_rs + v * L::N);
-                // SAFETY: the caller's guarantee.
-                unsafe { f(i, v, x).store(c) };
-            }
-        }
+        unroll!(R, i => unroll!(NV, v => {
+            let x = acc[i][v];
+            // SAFETY: the caller's guarantee.
+            unsafe { f(i, v, x).store(c(i, v)) };
+        }));
     }
+}
+
+/// A hint to fetch the cache line holding `p` into L1 (nothing off
+/// x86-64). Never faults, whatever `p` points at.
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint that never faults, for any address;
+        // SSE is part of x86-64.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>())
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Copies the top-left `rows × cols` of a stack tile (row stride `tile_rs`)
@@ -213,53 +257,30 @@ pub(crate) unsafe fn masked_copy(
 /// `nv` in the listed `NV`s.
 macro_rules! tile_dispatch {
     ($name:ident, $lane:ty, [$($r:literal)*], $nvs:tt) => {
+        tile_dispatch!($name, $lane, [$($r)*], $nvs, 0);
+    };
+    ($name:ident, $lane:ty, [$($r:literal)*], $nvs:tt, $pf:literal) => {
         /// Runs the `rows × nv` micro-kernel instantiation.
         ///
         /// # Safety
-        /// As [`kernel`] for `R = rows`, `NV = nv`.
+        /// As `micro::kernel` for `R = rows`, `NV = nv`.
         #[inline(never)]
-        pub(crate) unsafe fn $name(rows: usize, nv: usize, t: &Tile) {
+        pub(crate) unsafe fn $name(rows: usize, nv: usize, t: &$crate::kernels::micro::Tile) {
             match rows {
-                $($r => tile_dispatch!(@nv nv, t, $lane, $r, $nvs),)*
+                $($r => tile_dispatch!(@nv nv, t, $lane, $r, $nvs, $pf),)*
                 _ => unreachable!("micro-tile rows {rows}"),
             }
         }
     };
-    (@nv $nv:ident, $t:ident, $lane:ty, $r:literal, [$($n:literal)*]) => {
+    (@nv $nv:ident, $t:ident, $lane:ty, $r:literal, [$($n:literal)*], $pf:literal) => {
         match $nv {
             // SAFETY: forwarded from the caller of the dispatcher.
-            $($n => unsafe { kernel::<$lane, $r, $n>($t) },)*
+            $($n => unsafe { $crate::kernels::micro::kernel::<$lane, $r, $n, $pf>($t) },)*
             _ => unreachable!("micro-tile vectors {}", $nv),
         }
     };
 }
+pub(crate) use tile_dispatch;
 
-use super::params::Lane;
-
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx512f",
-    target_feature = "fma"
-))]
-tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6 7 8], [1 2]);
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx",
-    target_feature = "fma",
-    not(target_feature = "avx512f")
-))]
-tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6], [1 2]);
-#[cfg(target_arch = "aarch64")]
-tile_dispatch!(simd_tile, Lane, [1 2 3 4 5 6 7 8], [1 2 3]);
-#[cfg(not(any(
-    all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "fma"
-    ),
-    all(target_arch = "x86_64", target_feature = "avx", target_feature = "fma"),
-    target_arch = "aarch64"
-)))]
-tile_dispatch!(simd_tile, Lane, [1 2 3 4], [1 2]);
-
+// The SIMD instantiations, one dispatcher per compiled tile, are in `tiles`.
 tile_dispatch!(scalar_tile, f32, [1 2 3 4], [1 2 3 4]);

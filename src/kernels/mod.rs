@@ -31,19 +31,67 @@
 //!
 //! # Why this tile
 //!
-//! On x86-64 with AVX-512 (the build machine, Zen 4, is the yardstick) the
-//! tile is 8×32: 16 zmm accumulators, 2 B loads and 8 broadcasts per 16 FMAs.
-//! Zen 4 runs 512-bit FMAs on its two 256-bit pipes, one per cycle, 4 cycles
-//! latency, so 16 independent chains keep it busy. 8 rows divide every
-//! batch size the trainer uses (32, 128, 256, 784), and 32 columns divide
-//! the hidden width 128, so the trainer's big products have no edge tiles.
-//! AVX2 gets 6×16 (12 of 16 ymm), NEON 8×12 (24 of 32), the portable path
-//! 4×8; the scalar kernel 4×4. All block sizes live in [`params`].
+//! The register tile is chosen at run time among the compiled ones
+//! ([`params::TILES`]), once per process ([`tiles`]): by the CPU table
+//! ([`tiles::RULES`], cpuid vendor and family) where a tile was measured
+//! fastest on that family, else by a calibration that times every tile on
+//! four trainer products (about 12 ms). `FASTNN_TILE=12x32` forces a tile,
+//! `FASTNN_TILE=calibrate` forces the calibration. [`cpu::describe`] (in
+//! `fastnn --version` and `fastnn bench`) names the tile and why, and
+//! `fastnn bench kernels` times every compiled tile on every shape, so any
+//! machine can confirm or refute its choice. The lane type (zmm, ymm) is
+//! fixed at compile time by `wide`; only shapes, prefetch and packing vary.
+//!
+//! Per k step of an AVX-512 tile (a zmm holds 16 floats; "B from L2" is
+//! what a W read in place costs when its rows, 512 bytes apart, miss L1):
+//!
+//! | tile  | accumulators | loads per FMA | B bytes from L2 per FMA |
+//! |-------|--------------|---------------|-------------------------|
+//! | 8×32  | 16           | 10/16         | 8                       |
+//! | 12×32 | 24           | 14/24         | 5.3                     |
+//! | 8×48  | 24           | 11/24         | 8                       |
+//!
+//! - **AMD Zen 5** (cpuid family 0x1a; this project's build machine, whose
+//!   two 512-bit FMA pipes give a measured 262 GFLOP/s per core): 8×32.
+//!   With 3–4 cycles of FMA latency and two pipes, 16 chains are twice the 8
+//!   needed; 24 buy nothing and cost packing (12 rows pack as two
+//!   overlapping 8-row transposes) and edge tiles (32 = 12 + 12 + 8). Best
+//!   of 31 interleaved rounds, one thread, GFLOP/s: 32×784×128 X·W 241
+//!   (12×32: 229, 8×48: 225, 6×64: 192); 256×784×128 X·W 236 (228, 236,
+//!   212); 784×32×128 Xᵀ·dY 227 (219, 226, 189); 512³ 254 (254, 256, 255).
+//!   Prefetch and packed B cost 0–4% here (see below).
+//! - **AMD Zen 4** (0x19; one 512-bit FMA a cycle over two 256-bit pipes):
+//!   8×32, the tile tuned there (86–93% of peak): 16 chains are four times
+//!   the 4 needed.
+//! - **Intel with AVX-512** (Skylake-SP to Sapphire Rapids): calibrated, as
+//!   no Intel machine was measured here; expected winner 12×32 (BLIS's
+//!   `sgemm_skx_asm_32x12` tile), perhaps with `+pf8` or `+pb`. On paper
+//!   (uops.info: two 512-bit FMA ports p0/p5, 4 cycles; two 512-bit loads
+//!   a cycle) 8×32 has chains and load slots enough, as on Zen 5, yet it
+//!   reached 63–68% of Intel's measured peak against Zen 5's ~90%. What
+//!   differs is the memory side: B rows read in place from a 128-wide W or
+//!   dY sit 512 bytes apart (16 of the 64 L1 sets), so they stream from L2,
+//!   where Intel sustains less bandwidth and follows strided rows less far
+//!   ahead. 12 rows cut that stream per FMA by a third (and give 24
+//!   chains, 3× the 8 needed, to ride out a late line), `+pf8` prefetches
+//!   it, `+pb` packs it into contiguous panels that stay in L1.
+//! - **AVX2** (`-C target-cpu=x86-64-v3`, 16 ymm registers): 6×16 (12
+//!   accumulators; BLIS's Haswell and Zen tile) on AMD, measured against
+//!   4×24 on Zen 5; Intel calibrated between them.
+//!
+//! Every tile computes each element as the same chain of FMAs over the same
+//! k blocks, so results are bitwise identical across tiles (tested), as
+//! across thread counts: a calibration can pick differently from run to run
+//! without changing a single bit. NEON gets 8×12 (24 of 32 registers), the
+//! portable path 4×8, the scalar kernel 4×4. All block sizes live in
+//! [`params`].
 //!
 //! Only the k block changes the arithmetic (where a k sum is stored to C and
 //! reloaded). [`gemm`] splits work over disjoint tiles of C and never over
-//! k, and no block size depends on the thread count, so results are bitwise
-//! identical for any number of threads.
+//! k, and no block size depends on the thread count or on the tile, so
+//! results are bitwise identical for any number of threads and any tile
+//! (KC is the same on every machine, so results also agree across machines
+//! with the same lane width).
 //!
 //! # Splitting by the rows of W (a training step)
 //!
@@ -69,8 +117,9 @@
 //! # The baseline
 //!
 //! `matrixmultiply` 0.3.11 (see [`baseline`]) detects AVX-512 at run time
-//! and uses a 16×16 kernel that reaches about 90% of the FMA peak on the
-//! mid-sized products here, so on those the margin is small by necessity;
+//! and uses a 16×16 kernel (16 broadcasts and one B load per 16 FMAs) that
+//! reaches 80–90% of the FMA peak on the mid-sized products here on Zen 4
+//! and Zen 5, so on those the margin is small by necessity;
 //! fastnn's gains come from reading W, dY and Hᵀ in place, converting u8
 //! while packing (matrixmultiply is handed ready f32), no allocation per
 //! call, and the fused epilogue. `fastnn bench kernels` prints the table.
@@ -87,17 +136,31 @@
 //!   `Wᵀ` of `dY·Wᵀ` (and the 10-column edge panel of the output layer),
 //!   and W changes after every step, so a packed copy is used exactly once;
 //!   the packing itself is a register 8×8 transpose.
-//! - **A 12×32 tile** (24 accumulators, fewer loads per FMA): ran 2.5×
-//!   slower on every shape, because LLVM keeps the 12-row accumulator
-//!   array on the stack (24 loads and stores per k step in the
-//!   disassembly) where it promotes the 8-row one to registers; writing
-//!   the accumulators out as named variables might fix that. M = 32 would
-//!   also need an 8-row edge tile. For the same reason a 16×16 "narrow"
-//!   tile for the 10-column output layer ran slower than 8×16 (128×32×10:
-//!   21 vs 36 GFLOP/s) and was dropped.
+//! - **A 12×32 tile written with loops** ran 2.5× slower on every shape:
+//!   LLVM kept the 12-row accumulator array on the stack (24 loads and
+//!   stores per k step) where it promoted the 8-row one. The micro-kernel
+//!   now unrolls rows and vectors with a macro (`unroll!`: constant
+//!   indices), and 12×32 runs at 8×32's speed in the kernel itself; what
+//!   it still loses on Zen 5 (3–5% on the forward shapes) is packing.
+//! - **6×64** (AMD BLIS's small-matrix tile for Zen 4, 24 accumulators,
+//!   4 + 6 loads per 24 FMAs): the slowest on Zen 5 on every trainer shape
+//!   (32×784×128 X·W 192 against 241 for 8×32, best of 31 rounds), since 6
+//!   rows pack through padded 8×8 transposes and 32 rows = 5 · 6 + 2; not
+//!   compiled. A 16×16 "narrow" tile for the 10-column output layer ran
+//!   slower than 8×16 on Zen 4 (128×32×10: 21 vs 36 GFLOP/s).
+//! - **Prefetch and packed B on AMD.** On Zen 5, `+pf8` (prefetch the B
+//!   row 8 steps ahead) was within −2%…+1% of 8×32 on every shape, and
+//!   `+pb` (pack B when C has several row blocks) cost 0–4% (256×784×128:
+//!   215 vs 225 GFLOP/s, median by thread CPU time); packing W even at 32
+//!   rows cost 25% (best 178 vs 238). Its hardware prefetchers already
+//!   stream the strided rows. Both stay compiled, as candidates for Intel.
+//! - **KC per micro-architecture** (BLIS uses 384 on Skylake-X, 480 on
+//!   Zen 4): KC decides where a k sum is stored and reloaded, so a KC that
+//!   depended on the CPU would make results differ between machines; KC
+//!   stays 256 everywhere.
 //! - **Other KC.** 128, 256 and 512 measured within noise on the trainer
-//!   shapes (the B micro-panel streams from L2 either way); 256 keeps the C
-//!   round trips between k blocks rare (784 = 3 · 256 + 16).
+//!   shapes on Zen 4 (the B micro-panel streams from L2 either way); 256
+//!   keeps the C round trips between k blocks rare (784 = 3 · 256 + 16).
 //! - **Splitting k across threads for the weight gradient** (whose k is the
 //!   batch): its rows already split evenly, and a reduction would add traffic.
 //!   (The forward product does split k, over a fixed tree; see above.)
@@ -126,6 +189,8 @@ pub mod pack;
 pub mod params;
 #[doc(hidden)]
 pub mod reference;
+#[doc(hidden)]
+pub mod tiles;
 
 pub use activation::Activation;
 #[doc(hidden)]
@@ -135,6 +200,8 @@ pub use cpu::{
 };
 #[doc(hidden)]
 pub use eltwise::UpdateRule;
+#[doc(hidden)]
+pub use tiles::{SimdTile, TileSelection, selected_tile, simd_tiles};
 
 /// A read-only strided view of an f32 matrix: element `(i, j)` is
 /// `data[i * rs + j * cs]`. A transpose is the same data with `rs` and `cs`
@@ -461,9 +528,7 @@ pub fn gemm_with(
     assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
     check_operands(&a, &b, &c, beta, &epilogue);
     match choice {
-        KernelChoice::Simd => {
-            gemm::run::<{ params::MR }, params::Lane>(SIMD_FAMILY, a, b, beta, c, epilogue, par)
-        }
+        KernelChoice::Simd => selected_tile().tile.run(a, b, beta, c, epilogue, par),
         KernelChoice::Scalar => {
             gemm::run::<{ params::SCALAR_MR }, f32>(SCALAR_FAMILY, a, b, beta, c, epilogue, par)
         }
@@ -471,17 +536,34 @@ pub fn gemm_with(
     }
 }
 
-/// The compiled SIMD micro-kernels.
-const SIMD_FAMILY: gemm::Family = gemm::Family {
-    tile: micro::simd_tile,
-    nv: params::NV,
-    direct_b: true,
-};
+/// [`gemm_with`] with [`KernelChoice::Simd`] and a given tile instead of
+/// the selected one ([`selected_tile`]): for tests and benchmarks that
+/// compare the compiled tiles ([`simd_tiles`]).
+///
+/// # Panics
+/// As [`gemm`].
+#[doc(hidden)]
+pub fn gemm_tile(
+    tile: &SimdTile,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+) {
+    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
+    check_operands(&a, &b, &c, beta, &epilogue);
+    tile.run(a, b, beta, c, epilogue, par)
+}
+
 /// The scalar micro-kernels (the safe fallback).
 const SCALAR_FAMILY: gemm::Family = gemm::Family {
     tile: micro::scalar_tile,
     nv: params::SCALAR_NV,
+    mc: params::SCALAR_MC,
     direct_b: true,
+    pack_tall_b: false,
 };
 
 /// How many floats of `partials` [`gemm_k_tree`] needs for an `m × n`
@@ -527,6 +609,48 @@ pub fn gemm_k_tree(
     par: Parallelism,
     partials: &mut [f32],
 ) {
+    k_tree(
+        choice,
+        selected_tile().tile,
+        a,
+        b,
+        c,
+        epilogue,
+        par,
+        partials,
+    )
+}
+
+/// [`gemm_k_tree`] with [`KernelChoice::Simd`] and a given tile instead of
+/// the selected one (see [`gemm_tile`]).
+///
+/// # Panics
+/// As [`gemm_k_tree`].
+#[doc(hidden)]
+pub fn gemm_k_tree_tile(
+    tile: &SimdTile,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+    partials: &mut [f32],
+) {
+    k_tree(KernelChoice::Simd, tile, a, b, c, epilogue, par, partials)
+}
+
+/// [`gemm_k_tree`] with `tile` for `KernelChoice::Simd`.
+#[allow(clippy::too_many_arguments)]
+fn k_tree(
+    choice: KernelChoice,
+    tile: &SimdTile,
+    a: ARef<'_>,
+    b: MatRef<'_>,
+    c: MatMut<'_>,
+    epilogue: Epilogue<'_>,
+    par: Parallelism,
+    partials: &mut [f32],
+) {
     let (m, k) = a.shape();
     let n = b.cols;
     let threads = match par {
@@ -549,15 +673,7 @@ pub fn gemm_k_tree(
         partials.len()
     );
     match choice {
-        KernelChoice::Simd => gemm::run_k_tree::<{ params::MR }, params::Lane>(
-            SIMD_FAMILY,
-            a,
-            b,
-            c,
-            epilogue,
-            threads,
-            partials,
-        ),
+        KernelChoice::Simd => tile.run_k_tree(a, b, c, epilogue, threads, partials),
         KernelChoice::Scalar => gemm::run_k_tree::<{ params::SCALAR_MR }, f32>(
             SCALAR_FAMILY,
             a,

@@ -18,8 +18,20 @@ use super::{ARef, MatRef, U8Rows};
 /// `f32x8::transpose` (AVX) instead of 64 scalar scatters.
 #[inline(always)]
 fn transpose8_store(rows: [f32x8; 8], dst: &mut [f32], stride: usize) {
+    transpose8_store_h(rows, dst, stride, 8);
+}
+
+/// As [`transpose8_store`], but only the first `h ≤ 8` columns of the
+/// transpose (the rows `0..h` of the block that exist): the last group of
+/// an A panel whose `MR` is not a multiple of 8 (6, 12).
+#[inline(always)]
+fn transpose8_store_h(rows: [f32x8; 8], dst: &mut [f32], stride: usize, h: usize) {
     for (q, v) in f32x8::transpose(rows).iter().enumerate() {
-        dst[q * stride..q * stride + 8].copy_from_slice(v.as_array());
+        if h == 8 {
+            dst[q * stride..q * stride + 8].copy_from_slice(v.as_array());
+        } else {
+            copy_short(&mut dst[q * stride..], v.as_array(), h);
+        }
     }
 }
 
@@ -143,22 +155,14 @@ fn pack_a_f32<const MR: usize>(
             }
         }
     } else if m.cs == 1 {
-        // Row-major A (X, dY): 8×8 blocks through a register transpose,
-        // then the k tail one element at a time.
-        let mut p = 0;
-        if MR.is_multiple_of(8) && r == MR {
-            while p + 8 <= kc {
-                for g in (0..MR).step_by(8) {
-                    let s0 = (r0 + g) * m.rs + p0 + p;
-                    let mut rows = [f32x8::ZERO; 8];
-                    for (i, row) in rows.iter_mut().enumerate() {
-                        *row = load8(&m.data[s0 + i * m.rs..]);
-                    }
-                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
-                }
-                p += 8;
-            }
-        }
+        // Row-major A (X, dY): groups of up to 8 rows × 8 k through a
+        // register transpose, then the k tail one element at a time. A full
+        // panel is its own call so that its group sizes are constants.
+        let p = if r == MR {
+            transpose_rows_f32::<MR>(m, r0, MR, p0, kc, panel)
+        } else {
+            transpose_rows_f32::<MR>(m, r0, r, p0, kc, panel)
+        };
         for i in 0..r {
             let s = (r0 + i) * m.rs + p0;
             let src = &m.data[s + p..s + kc];
@@ -175,6 +179,59 @@ fn pack_a_f32<const MR: usize>(
     }
 }
 
+/// Rows `r0..r0 + r` of a row-major A, k steps `p0..p0 + kc` rounded down
+/// to 8, into an `MR`-row panel: groups of 8 rows × 8 k through a register
+/// transpose ([`row_groups`]; fewer than 8 rows padded with zero rows).
+/// Returns the k steps packed.
+#[inline(always)]
+fn transpose_rows_f32<const MR: usize>(
+    m: &MatRef<'_>,
+    r0: usize,
+    r: usize,
+    p0: usize,
+    kc: usize,
+    panel: &mut [f32],
+) -> usize {
+    for p in eights(kc) {
+        for (g, h) in row_groups(r) {
+            let s0 = (r0 + g) * m.rs + p0 + p;
+            let mut rows = [f32x8::ZERO; 8];
+            for (i, row) in rows[..h].iter_mut().enumerate() {
+                *row = load8(&m.data[s0 + i * m.rs..]);
+            }
+            transpose8_store_h(rows, &mut panel[p * MR + g..], MR, h);
+        }
+    }
+    eights_cover(kc)
+}
+
+/// The starts of the 8-wide groups that cover `0..len` (k steps, or
+/// columns of B) with 8×8 transposes: 0, 8, …, and a last group moved back
+/// to end at `len` (its first entries transposed twice, the same values
+/// stored twice) instead of a tail packed one element at a time; none if
+/// `len < 8`.
+#[inline(always)]
+fn eights(len: usize) -> impl Iterator<Item = usize> {
+    let last = (len >= 8 && !len.is_multiple_of(8)).then(|| len - 8);
+    (0..len / 8).map(|q| q * 8).chain(last)
+}
+
+/// How many entries [`eights`] covers: all of them, or none.
+#[inline(always)]
+fn eights_cover(len: usize) -> usize {
+    if len >= 8 { len } else { 0 }
+}
+
+/// The groups of rows `(first, count)` that cover rows `0..r` with 8×8
+/// transposes: groups of 8, the last one moved back to end at `r` (rows
+/// 4..8 of a 12-row panel are transposed twice, the same values stored
+/// twice) so that every store is 8 wide; fewer than 8 rows are one group.
+#[inline(always)]
+fn row_groups(r: usize) -> impl Iterator<Item = (usize, usize)> {
+    let h = r.min(8);
+    (0..r.div_ceil(8)).map(move |q| ((q * 8).min(r - h), h))
+}
+
 /// One u8 micro-panel (rows of pixels): rows `r0..r0 + r`.
 fn pack_a_u8<const MR: usize>(
     u: &U8Rows<'_>,
@@ -189,53 +246,12 @@ fn pack_a_u8<const MR: usize>(
         &u.pixels[s..s + kc]
     };
     let scale = |i: usize| &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
-    let mut p = 0;
-    if MR.is_multiple_of(8) && r == MR {
-        // Convert 8 pixels of each of 8 rows, transpose in registers.
-        let srcs: [&[u8]; MR] = std::array::from_fn(src);
-        if u.period == 1 {
-            // One factor per row (plain scaling).
-            let scales: [f32; MR] = std::array::from_fn(|i| scale(i)[0]);
-            while p + 8 <= kc {
-                for g in (0..MR).step_by(8) {
-                    let mut rows = [f32x8::ZERO; 8];
-                    for (i, row) in rows.iter_mut().enumerate() {
-                        *row = u8x8(&srcs[g + i][p..], scales[g + i], u.shift);
-                    }
-                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
-                }
-                p += 8;
-            }
-        } else {
-            // A scale per image column (keras-normalize): the phase
-            // `k % period` is the same for every row, and 8 consecutive
-            // factors are contiguous unless they wrap around the period.
-            let scales: [&[f32]; MR] = std::array::from_fn(scale);
-            let mut phase = p0 % u.period;
-            while p + 8 <= kc {
-                for g in (0..MR).step_by(8) {
-                    let mut rows = [f32x8::ZERO; 8];
-                    for (i, row) in rows.iter_mut().enumerate() {
-                        let (px, sc) = (&srcs[g + i][p..], scales[g + i]);
-                        *row = if phase + 8 <= u.period {
-                            u8x8_mul(px, &sc[phase..], u.shift)
-                        } else {
-                            let mut x = [0.0f32; 8];
-                            let mut j = phase;
-                            for (x, &v) in x.iter_mut().zip(&px[..8]) {
-                                *x = v as f32 * sc[j] + u.shift;
-                                next_phase(&mut j, u.period);
-                            }
-                            f32x8::new(x)
-                        };
-                    }
-                    transpose8_store(rows, &mut panel[p * MR + g..], MR);
-                }
-                phase = (phase + 8) % u.period;
-                p += 8;
-            }
-        }
-    }
+    // A full panel is its own call so that its group sizes are constants.
+    let p = if r == MR {
+        transpose_rows_u8::<MR>(u, r0, MR, p0, kc, panel)
+    } else {
+        transpose_rows_u8::<MR>(u, r0, r, p0, kc, panel)
+    };
     for i in 0..r {
         let scale = scale(i);
         let mut j = (p0 + p) % u.period;
@@ -244,6 +260,67 @@ fn pack_a_u8<const MR: usize>(
             next_phase(&mut j, u.period);
         }
     }
+}
+
+/// Rows `r0..r0 + r` of u8 pixel rows, k steps `p0..p0 + kc` rounded
+/// down to 8, into an `MR`-row panel: 8 pixels of each of 8 rows
+/// converted, then transposed in registers ([`row_groups`]; fewer than 8
+/// rows padded with zero rows). Returns the k steps packed.
+#[inline(always)]
+fn transpose_rows_u8<const MR: usize>(
+    u: &U8Rows<'_>,
+    r0: usize,
+    r: usize,
+    p0: usize,
+    kc: usize,
+    panel: &mut [f32],
+) -> usize {
+    let src = |i: usize| {
+        let s = u.rows[r0 + i] as usize * u.row_len + p0;
+        &u.pixels[s..s + kc]
+    };
+    let scale = |i: usize| &u.scale[(r0 + i) * u.period..(r0 + i + 1) * u.period];
+    let srcs: [&[u8]; MR] = std::array::from_fn(|i| if i < r { src(i) } else { &[] });
+    if u.period == 1 {
+        // One factor per row (plain scaling).
+        let scales: [f32; MR] = std::array::from_fn(|i| if i < r { scale(i)[0] } else { 0.0 });
+        for p in eights(kc) {
+            for (g, h) in row_groups(r) {
+                let mut rows = [f32x8::ZERO; 8];
+                for (i, row) in rows[..h].iter_mut().enumerate() {
+                    *row = u8x8(&srcs[g + i][p..], scales[g + i], u.shift);
+                }
+                transpose8_store_h(rows, &mut panel[p * MR + g..], MR, h);
+            }
+        }
+    } else {
+        // A scale per image column (keras-normalize): the phase
+        // `k % period` is the same for every row, and 8 consecutive
+        // factors are contiguous unless they wrap around the period.
+        let scales: [&[f32]; MR] = std::array::from_fn(|i| if i < r { scale(i) } else { &[] });
+        for p in eights(kc) {
+            let phase = (p0 + p) % u.period;
+            for (g, h) in row_groups(r) {
+                let mut rows = [f32x8::ZERO; 8];
+                for (i, row) in rows[..h].iter_mut().enumerate() {
+                    let (px, sc) = (&srcs[g + i][p..], scales[g + i]);
+                    *row = if phase + 8 <= u.period {
+                        u8x8_mul(px, &sc[phase..], u.shift)
+                    } else {
+                        let mut x = [0.0f32; 8];
+                        let mut j = phase;
+                        for (x, &v) in x.iter_mut().zip(&px[..8]) {
+                            *x = v as f32 * sc[j] + u.shift;
+                            next_phase(&mut j, u.period);
+                        }
+                        f32x8::new(x)
+                    };
+                }
+                transpose8_store_h(rows, &mut panel[p * MR + g..], MR, h);
+            }
+        }
+    }
+    eights_cover(kc)
 }
 
 /// All micro-panels of transposed u8 rows: A(i, k) is pixel `i` of image
@@ -273,15 +350,28 @@ fn pack_a_u8t_block<const MR: usize>(
         let mut phase = phase0;
         for (q, px) in src.chunks(MR).enumerate() {
             let d = &mut dst[q * MR * kc + p * MR..][..MR];
-            if px.len() == MR && MR.is_multiple_of(8) && (u.period == 1 || phase + MR <= u.period) {
-                // Fixed-size groups of 8 so the conversion vectorizes.
-                for (g, (d8, px8)) in d.chunks_exact_mut(8).zip(px.chunks_exact(8)).enumerate() {
+            if px.len() == MR && (u.period == 1 || phase + MR <= u.period) {
+                // Fixed-size groups of 8 so the conversion vectorizes, then
+                // the `MR % 8` left (6, 12) one at a time.
+                let mut d8 = d.chunks_exact_mut(8);
+                let mut px8 = px.chunks_exact(8);
+                for (g, (d8, px8)) in (&mut d8).zip(&mut px8).enumerate() {
                     let v = if u.period == 1 {
                         u8x8(px8, sc[0], u.shift)
                     } else {
                         u8x8_mul(px8, &sc[phase + 8 * g..], u.shift)
                     };
                     d8.copy_from_slice(v.as_array());
+                }
+                let t0 = MR / 8 * 8;
+                let tail = d8.into_remainder().iter_mut().zip(px8.remainder());
+                for (t, (x, &v)) in tail.enumerate() {
+                    let s = if u.period == 1 {
+                        sc[0]
+                    } else {
+                        sc[phase + t0 + t]
+                    };
+                    *x = v as f32 * s + u.shift;
                 }
                 if u.period > 1 {
                     phase = (phase + MR) % u.period;
@@ -324,33 +414,19 @@ pub fn pack_b(
         for (p, d) in dst.chunks_exact_mut(w).enumerate() {
             copy_short(d, &b.data[(p0 + p) * b.rs + j0..], cols);
         }
-    } else if b.rs == 1 {
+    } else if b.rs == 1 && kc >= 8 && cols >= 8 {
         // B = Wᵀ of a row-major W: each column is contiguous; 8×8 blocks go
-        // through a register transpose, the edges one element at a time.
-        let (kc8, cols8) = (kc / 8 * 8, cols / 8 * 8);
-        for j in (0..cols8).step_by(8) {
-            for p in (0..kc8).step_by(8) {
+        // through a register transpose, the last block of columns and of k
+        // moved back to end at the edge ([`eights`]; the overlap is
+        // stored twice, the same values) instead of a scalar tail.
+        for j in eights(cols) {
+            for p in eights(kc) {
                 let s = (j0 + j) * b.cs + p0 + p;
                 let mut rows = [f32x8::ZERO; 8];
                 for (t, row) in rows.iter_mut().enumerate() {
                     *row = load8(&b.data[s + t * b.cs..]);
                 }
                 transpose8_store(rows, &mut dst[p * w + j..], w);
-            }
-            for t in j..j + 8 {
-                let s = (j0 + t) * b.cs + p0;
-                for (d, &x) in dst[kc8 * w..]
-                    .chunks_exact_mut(w)
-                    .zip(&b.data[s + kc8..s + kc])
-                {
-                    d[t] = x;
-                }
-            }
-        }
-        for j in cols8..cols {
-            let s = (j0 + j) * b.cs + p0;
-            for (d, &x) in dst.chunks_exact_mut(w).zip(&b.data[s..s + kc]) {
-                d[j] = x;
             }
         }
     } else {
@@ -382,7 +458,7 @@ mod tests {
     }
 
     /// Every A kind, packed through the register-transpose fast paths
-    /// (MR = 8, 16) and the scalar ones (MR = 4), equals `ARef::at`.
+    /// (every MR, with a partial last group of 8 rows when MR is 4, 6, 12 or 14), equals `ARef::at`.
     fn check_pack_a<const MR: usize>(a: &ARef<'_>, i0: usize, p0: usize) {
         let (m, k) = a.shape();
         let (rows, kc) = (m - i0, k - p0);
@@ -424,7 +500,10 @@ mod tests {
             for a in &kinds {
                 for (i0, p0) in [(0, 0), (1, 3)] {
                     check_pack_a::<4>(a, i0, p0);
+                    check_pack_a::<6>(a, i0, p0);
                     check_pack_a::<8>(a, i0, p0);
+                    check_pack_a::<12>(a, i0, p0);
+                    check_pack_a::<14>(a, i0, p0);
                     check_pack_a::<16>(a, i0, p0);
                 }
             }

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use crate::kernels::params::{KC, MC};
+use crate::kernels::params::{KC, MC_MAX, SCALAR_MC};
 
 /// A growable, 64-byte aligned f32 buffer: packed panels start on a cache
 /// line, so no B row of a packed panel straddles two.
@@ -26,8 +26,17 @@ impl ScratchBuf {
     }
 }
 
+/// Rows of the largest loop 3 block of any kernel family.
+const MC_ANY: usize = if MC_MAX > SCALAR_MC {
+    MC_MAX
+} else {
+    SCALAR_MC
+};
+/// Floats of a packed A block: the largest `MC × KC` of any family.
+pub(super) const A_LEN: usize = MC_ANY * KC;
+
 thread_local! {
-    /// Packed A block of this thread (`MC × KC`).
+    /// Packed A block of this thread ([`A_LEN`]).
     pub(super) static A_BUF: RefCell<ScratchBuf> = RefCell::new(ScratchBuf::default());
     /// Packed B of the caller of `gemm` (`k × NC`).
     pub(super) static B_BUF: RefCell<ScratchBuf> = RefCell::new(ScratchBuf::default());
@@ -49,15 +58,14 @@ pub(super) fn with_buf<R>(
     })
 }
 
-/// Allocates this thread's packed-A buffer at the largest size any kernel
-/// family asks for (`MC` rounded up to a tile, times `KC`), so that no later
-/// product on this thread allocates.
+/// Allocates this thread's packed-A buffer at the size every kernel family
+/// asks for ([`A_LEN`]), so that no later product on this thread allocates.
 pub(crate) fn reserve_a_buffer() {
-    with_buf(&A_BUF, (MC + 16) * KC, |_| ());
+    with_buf(&A_BUF, A_LEN, |_| ());
 }
 
 /// Allocates this thread's gradient block for updating products with up
 /// to `cols` columns, so that no later one on this thread allocates.
 pub(crate) fn reserve_update_buffer(cols: usize) {
-    with_buf(&G_BUF, MC * cols, |_| ());
+    with_buf(&G_BUF, MC_ANY * cols, |_| ());
 }

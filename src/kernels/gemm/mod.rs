@@ -24,9 +24,9 @@ mod update;
 use super::lanes::Lanes;
 use super::micro::{Tile, TileEpi};
 use super::pack::{pack_a, pack_b};
-use super::params::{KC, MC, NC_FLOATS, PAR_THRESHOLD};
+use super::params::{KC, NC_FLOATS, PAR_THRESHOLD};
 use super::{ARef, Activation, Epilogue, MatMut, MatRef, Parallelism};
-use buffers::{A_BUF, B_BUF, with_buf};
+use buffers::{A_BUF, A_LEN, B_BUF, with_buf};
 use schedule::{Block, Schedule, run_units};
 use tile::store_tile;
 use update::UpdatePtrs;
@@ -37,15 +37,24 @@ pub(crate) use k_tree::run_k_tree;
 /// A micro-kernel instantiation: `(rows, nv, tile)`.
 pub(crate) type TileFn = unsafe fn(usize, usize, &Tile);
 
-/// One compiled kernel family: the tile function and its tile shape.
+/// One compiled kernel family: the tile function and its tile shape (`MR`
+/// is the const generic of [`run`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Family {
     /// Dispatches `(rows ≤ MR, nv ≤ NV)` to a micro-kernel.
     pub tile: TileFn,
     /// Vectors per tile row.
     pub nv: usize,
+    /// Rows of A packed at once (loop 3 block), a multiple of `MR`.
+    pub mc: usize,
     /// Whether B with unit column stride is read in place instead of packed.
     pub direct_b: bool,
+    /// Whether such a B is packed anyway when C has more than one row
+    /// block (`m > mc`), so that every row block reads the packed panels
+    /// from L1 instead of rows 512 bytes apart (see [`TileShape::pack_b`]).
+    ///
+    /// [`TileShape::pack_b`]: super::params::TileShape::pack_b
+    pub pack_tall_b: bool,
 }
 
 /// C as a raw pointer that worker threads share; every unit writes a
@@ -195,7 +204,8 @@ fn for_each_nc_block<L: Lanes>(
     // `f(panels, j0, cols)`.
     let depth = job.k1 - job.k0;
     let nr = job.fam.nv * L::N;
-    let direct = job.fam.direct_b && b.cs == 1;
+    let tall = job.fam.pack_tall_b && job.m > job.fam.mc;
+    let direct = job.fam.direct_b && b.cs == 1 && !tall;
     let nc = (NC_FLOATS / depth.max(1) / nr).max(1) * nr;
     for j0 in (0..job.n).step_by(nc) {
         let cols = nc.min(job.n - j0);
@@ -243,9 +253,10 @@ fn unit_product<const MR: usize, L: Lanes>(job: &Job<'_, L>, bp: &BPanels<'_>, b
     let Block { i0, i1, j0, qs } = block;
     let rows = i1 - i0;
     let nr = job.fam.nv * L::N;
-    // Always the full MC × KC, so a thread's buffer grows once, on its first
-    // unit, whatever shapes follow.
-    with_buf(&A_BUF, MC.div_ceil(MR) * MR * KC, |abuf| {
+    // Always the largest MC × KC of any family, so a thread's buffer grows
+    // once, on its first unit, whatever shapes and tiles follow.
+    debug_assert!(rows <= job.fam.mc && job.fam.mc * KC <= A_LEN);
+    with_buf(&A_BUF, A_LEN, |abuf| {
         // Loop 4: k blocks; an empty k still runs once for beta and the
         // epilogue.
         let mut p0 = job.k0;

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::{BPanels, Job, run_unit};
 use crate::kernels::lanes::Lanes;
-use crate::kernels::params::{self, MC};
+use crate::kernels::params;
 
 /// How the units of a job are shared out.
 #[derive(Clone, Copy)]
@@ -34,11 +34,12 @@ pub(super) fn run_units<const MR: usize, L: Lanes>(
     schedule: Schedule,
 ) {
     let m = job.m;
+    let mc = job.fam.mc;
     let unit = |i0: usize, i1: usize, qs: std::ops::Range<usize>| {
-        for i in (i0..i1).step_by(MC) {
+        for i in (i0..i1).step_by(mc) {
             let block = Block {
                 i0: i,
-                i1: (i + MC).min(i1),
+                i1: (i + mc).min(i1),
                 j0,
                 qs: qs.clone(),
             };
@@ -50,14 +51,14 @@ pub(super) fn run_units<const MR: usize, L: Lanes>(
         Schedule::Tiles(threads) => {
             // Only enough column groups to give each thread a unit: each
             // group repacks its rows of A.
-            let row_blocks = m.div_ceil(MC);
+            let row_blocks = m.div_ceil(mc);
             let groups = threads.div_ceil(row_blocks).clamp(1, panels);
             let per_group = panels.div_ceil(groups);
             let units = row_blocks * panels.div_ceil(per_group);
             (0..units).into_par_iter().for_each(|u| {
                 let (rb, g) = (u % row_blocks, u / row_blocks);
                 let q1 = ((g + 1) * per_group).min(panels);
-                unit(rb * MC, ((rb + 1) * MC).min(m), g * per_group..q1);
+                unit(rb * mc, ((rb + 1) * mc).min(m), g * per_group..q1);
             });
         }
         Schedule::RowShares(threads) => {
@@ -86,7 +87,7 @@ pub(super) fn run_units<const MR: usize, L: Lanes>(
     }
 }
 
-/// A unit's block of C: rows `i0..i1` (at most `MC`) against B panels `qs`
+/// A unit's block of C: rows `i0..i1` (at most the family's `MC`) against B panels `qs`
 /// of the NC block starting at column `j0`.
 #[derive(Clone)]
 pub(super) struct Block {

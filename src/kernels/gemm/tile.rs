@@ -11,12 +11,12 @@ use crate::kernels::lanes::Lanes;
 use crate::kernels::micro::{Tile, TileEpi, masked_copy};
 use crate::kernels::params;
 
-/// Largest tile of any family, in floats: the SIMD one (the scalar tile is
+/// Largest tile of any family, in floats: a SIMD one (the scalar tile is
 /// smaller, checked below). Kept tight: edge tiles put three of these on
 /// the stack.
-const TILE_MAX: usize = params::MR * params::NR;
+const TILE_MAX: usize = params::TILE_MAX;
 /// Widest tile row.
-const NR_MAX: usize = params::NR;
+const NR_MAX: usize = params::NR_MAX;
 const _: () =
     assert!(params::SCALAR_MR * params::SCALAR_NV <= TILE_MAX && params::SCALAR_NV <= NR_MAX);
 
