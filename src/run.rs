@@ -440,7 +440,7 @@ impl TrainRun {
     pub fn summary(&self, test: &Evaluation, train_seconds: f64) -> RunSummary {
         RunSummary {
             fastnn_version: env!("CARGO_PKG_VERSION").into(),
-            simd: crate::kernels::cpu::describe(),
+            simd: crate::kernels::describe(),
             dataset: self.dataset_spec.clone(),
             threads: self.trainer.engine().threads(),
             config: self.trainer.config().clone(),

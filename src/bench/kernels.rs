@@ -691,7 +691,7 @@ mod tests {
             .ok()
             .and_then(|t| t.parse().ok())
             .unwrap_or(1);
-        println!("{}", crate::kernels::cpu::describe());
+        println!("{}", crate::kernels::describe());
         println!("{}", format_table(&run(threads, quick)));
     }
 }

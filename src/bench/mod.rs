@@ -53,7 +53,7 @@ pub fn run(
     print(format!(
         "fastnn {} on {} ({all} cores)",
         env!("CARGO_PKG_VERSION"),
-        crate::kernels::cpu::describe()
+        crate::kernels::describe()
     ));
     let mut records = Vec::new();
     fn json(v: impl Serialize) -> Result<serde_json::Value> {
@@ -178,7 +178,7 @@ impl Machine {
         Machine {
             cpu,
             cores: available_cores(),
-            simd: crate::kernels::cpu::describe(),
+            simd: crate::kernels::describe(),
             compiled_features: crate::kernels::cpu::compiled_features(),
             fastnn_version: env!("CARGO_PKG_VERSION"),
         }

@@ -142,28 +142,14 @@ pub fn cpu_id() -> Option<CpuId> {
     }
 }
 
-/// The compiled SIMD path and the tile that runs, with why, e.g.
-/// `simd: avx512f (f32x16) fma, tile 8x32 of 8x32 12x32 8x48 6x64 (CPU
-/// table: Zen 5, AuthenticAMD family 0x1a model 0x2)`, for `--version` and
-/// bench reports. Chooses the tile if nothing has yet.
-pub fn describe() -> String {
+/// The compiled SIMD path, e.g. `avx512f (f32x16) fma`.
+pub fn compiled_path() -> String {
     let fma = if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
         " fma"
     } else {
         ""
     };
-    let sel = super::tiles::selected_tile();
-    let all: Vec<String> = super::tiles::simd_tiles()
-        .iter()
-        .map(|t| t.name())
-        .collect();
-    format!(
-        "simd: {}{fma}, tile {} of {} ({})",
-        params::NAME,
-        sel.tile.name(),
-        all.join(" "),
-        sel.reason
-    )
+    format!("{}{fma}", params::NAME)
 }
 
 /// Independent FMA chains per thread: more than latency × issue width
@@ -229,8 +215,6 @@ mod tests {
     #[test]
     fn this_cpu_runs_this_build() {
         assert_eq!(ensure_supported(), Ok(()));
-        assert!(describe().starts_with("simd: "));
-        assert!(describe().contains(&super::super::tiles::selected_tile().tile.name()));
     }
 
     #[test]

@@ -36,7 +36,7 @@
 //! ([`tiles::RULES`], cpuid vendor and family) where a tile was measured
 //! fastest on that family, else by a calibration that times every tile on
 //! four trainer products (about 12 ms). `FASTNN_TILE=12x32` forces a tile,
-//! `FASTNN_TILE=calibrate` forces the calibration. [`cpu::describe`] (in
+//! `FASTNN_TILE=calibrate` forces the calibration. [`describe`] (in
 //! `fastnn --version` and `fastnn bench`) names the tile and why, and
 //! `fastnn bench kernels` times every compiled tile on every shape, so any
 //! machine can confirm or refute its choice. The lane type (zmm, ymm) is
@@ -176,6 +176,7 @@ mod activation;
 mod aligned;
 #[doc(hidden)]
 pub mod baseline;
+mod check;
 #[doc(hidden)]
 pub mod cpu;
 #[doc(hidden)]
@@ -191,184 +192,19 @@ pub mod params;
 pub mod reference;
 #[doc(hidden)]
 pub mod tiles;
+mod views;
 
 pub use activation::Activation;
 #[doc(hidden)]
 pub use aligned::AlignedVec;
-pub use cpu::{
-    compiled_features, describe, detected_features, ensure_supported, measure_fma_peak_gflops,
-};
+use check::check_operands;
+pub use cpu::{compiled_features, detected_features, ensure_supported, measure_fma_peak_gflops};
 #[doc(hidden)]
 pub use eltwise::UpdateRule;
+pub use tiles::describe;
 #[doc(hidden)]
 pub use tiles::{SimdTile, TileSelection, selected_tile, simd_tiles};
-
-/// A read-only strided view of an f32 matrix: element `(i, j)` is
-/// `data[i * rs + j * cs]`. A transpose is the same data with `rs` and `cs`
-/// swapped, so no product ever materializes one.
-#[derive(Clone, Copy, Debug)]
-pub struct MatRef<'a> {
-    /// The elements.
-    pub data: &'a [f32],
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// Distance between consecutive rows, in elements.
-    pub rs: usize,
-    /// Distance between consecutive columns, in elements.
-    pub cs: usize,
-}
-
-impl<'a> MatRef<'a> {
-    /// A strided view.
-    ///
-    /// # Panics
-    /// If the last element lies outside `data`.
-    pub fn new(data: &'a [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
-        assert!(
-            rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < data.len(),
-            "MatRef {rows}x{cols} (rs {rs}, cs {cs}) exceeds {} elements",
-            data.len()
-        );
-        MatRef {
-            data,
-            rows,
-            cols,
-            rs,
-            cs,
-        }
-    }
-
-    /// A dense row-major `rows × cols` view.
-    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self::new(data, rows, cols, cols, 1)
-    }
-
-    /// The transpose (no data moves).
-    pub fn t(self) -> Self {
-        MatRef {
-            data: self.data,
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-        }
-    }
-
-    /// Element `(i, j)`.
-    #[inline]
-    pub fn at(&self, i: usize, j: usize) -> f32 {
-        self.data[i * self.rs + j * self.cs]
-    }
-}
-
-/// A mutable strided view of an f32 matrix (see [`MatRef`]).
-#[derive(Debug)]
-pub struct MatMut<'a> {
-    /// The elements.
-    pub data: &'a mut [f32],
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// Distance between consecutive rows, in elements.
-    pub rs: usize,
-    /// Distance between consecutive columns, in elements.
-    pub cs: usize,
-}
-
-impl<'a> MatMut<'a> {
-    /// A strided mutable view.
-    ///
-    /// # Panics
-    /// If the last element lies outside `data`.
-    pub fn new(data: &'a mut [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
-        assert!(
-            rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < data.len(),
-            "MatMut {rows}x{cols} (rs {rs}, cs {cs}) exceeds {} elements",
-            data.len()
-        );
-        MatMut {
-            data,
-            rows,
-            cols,
-            rs,
-            cs,
-        }
-    }
-
-    /// A dense row-major `rows × cols` view.
-    pub fn row_major(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
-        Self::new(data, rows, cols, cols, 1)
-    }
-}
-
-/// Rows of u8 pixels gathered from a memory-mapped dataset and converted to
-/// f32 while packing, so the first layer never needs an f32 copy.
-///
-/// Element `(i, k)` is
-/// `pixels[rows[i] * row_len + k] as f32 * scale[i * period + k % period] + shift`.
-/// With `period == 1` the scale is one factor per row (plain `/255` scaling
-/// uses a buffer filled with `1/255`); `keras-normalize` uses `period == 28`,
-/// one factor per image column.
-#[derive(Clone, Copy, Debug)]
-pub struct U8Rows<'a> {
-    /// All images, `row_len` bytes each.
-    pub pixels: &'a [u8],
-    /// Pixels per image (the matrix's columns).
-    pub row_len: usize,
-    /// Which images form the matrix's rows, in order.
-    pub rows: &'a [u32],
-    /// Scale factors, `rows.len() * period` of them.
-    pub scale: &'a [f32],
-    /// How many scale factors each row has (see above).
-    pub period: usize,
-    /// Added after scaling.
-    pub shift: f32,
-}
-
-impl U8Rows<'_> {
-    /// Element `(i, k)` as f32.
-    #[inline]
-    pub fn at(&self, i: usize, k: usize) -> f32 {
-        let p = self.pixels[self.rows[i] as usize * self.row_len + k];
-        p as f32 * self.scale[i * self.period + k % self.period] + self.shift
-    }
-}
-
-/// The left operand of a product.
-#[derive(Clone, Copy, Debug)]
-pub enum ARef<'a> {
-    /// An f32 matrix.
-    F32(MatRef<'a>),
-    /// u8 pixel rows: `rows.len() × row_len`.
-    U8(U8Rows<'a>),
-    /// The transpose of u8 pixel rows: `row_len × rows.len()` (the weight
-    /// gradient Xᵀ·dY of the first layer).
-    U8T(U8Rows<'a>),
-}
-
-impl ARef<'_> {
-    /// `(rows, cols)` of the operand.
-    pub fn shape(&self) -> (usize, usize) {
-        match self {
-            ARef::F32(m) => (m.rows, m.cols),
-            ARef::U8(u) => (u.rows.len(), u.row_len),
-            ARef::U8T(u) => (u.row_len, u.rows.len()),
-        }
-    }
-
-    /// Element `(i, k)`.
-    #[inline]
-    pub fn at(&self, i: usize, k: usize) -> f32 {
-        match self {
-            ARef::F32(m) => m.at(i, k),
-            ARef::U8(u) => u.at(i, k),
-            ARef::U8T(u) => u.at(k, i),
-        }
-    }
-}
+pub use views::{ARef, MatMut, MatRef, U8Rows};
 
 /// What happens to each element of C while it is still in registers, after
 /// `C = A·B (+ C)`, or, for [`Epilogue::Update`], while it is still in cache.
@@ -684,131 +520,6 @@ fn k_tree(
             partials,
         ),
         KernelChoice::MatrixMultiply => unreachable!("handled above"),
-    }
-}
-
-/// Whether a `rows × cols` view with strides `rs`, `cs` stays inside `len`
-/// elements.
-fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    if rows == 0 || cols == 0 {
-        return true;
-    }
-    let last = (rows - 1)
-        .checked_mul(rs)
-        .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)));
-    last.is_some_and(|l| l < len)
-}
-
-/// Whether distinct `(i, j)` of a `rows × cols` view with strides `rs`, `cs`
-/// always address distinct elements (required of C, which threads write
-/// concurrently).
-fn disjoint(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    if rows == 0 || cols == 0 {
-        return true;
-    }
-    match (rows == 1, cols == 1) {
-        (true, true) => true,
-        (true, false) => cs >= 1,
-        (false, true) => rs >= 1,
-        (false, false) => {
-            (cs >= 1 && rs >= cols.saturating_mul(cs)) || (rs >= 1 && cs >= rows.saturating_mul(rs))
-        }
-    }
-}
-
-/// The checks that make the unsafe core sound: every view's fields are
-/// public, so they are rechecked here rather than trusted from `new`.
-fn check_operands(
-    a: &ARef<'_>,
-    b: &MatRef<'_>,
-    c: &MatMut<'_>,
-    beta: f32,
-    epilogue: &Epilogue<'_>,
-) {
-    let (m, k) = a.shape();
-    assert_eq!(
-        k, b.rows,
-        "gemm: A is {m}x{k} but B is {}x{}",
-        b.rows, b.cols
-    );
-    assert_eq!((c.rows, c.cols), (m, b.cols), "gemm: C has the wrong shape");
-    match a {
-        ARef::F32(m) => assert!(
-            fits(m.data.len(), m.rows, m.cols, m.rs, m.cs),
-            "gemm: A exceeds its data"
-        ),
-        ARef::U8(u) | ARef::U8T(u) => {
-            if !u.rows.is_empty() && u.row_len > 0 {
-                assert!(u.period >= 1, "gemm: u8 scale period must be at least 1");
-                let need = u.rows.len().checked_mul(u.period);
-                assert!(
-                    need.is_some_and(|need| u.scale.len() >= need),
-                    "gemm: u8 rows need {} scale factors, got {}",
-                    u.rows.len().saturating_mul(u.period),
-                    u.scale.len()
-                );
-                let images = u.pixels.len() / u.row_len;
-                assert!(
-                    u.rows.iter().all(|&r| (r as usize) < images),
-                    "gemm: a u8 row index exceeds the {images} images"
-                );
-            }
-        }
-    }
-    assert!(
-        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
-        "gemm: B exceeds its data"
-    );
-    assert!(
-        fits(c.data.len(), c.rows, c.cols, c.rs, c.cs),
-        "gemm: C exceeds its data"
-    );
-    assert!(
-        disjoint(c.rows, c.cols, c.rs, c.cs),
-        "gemm: C's strides (rs {}, cs {}) make elements overlap",
-        c.rs,
-        c.cs
-    );
-    match epilogue {
-        Epilogue::None => {}
-        Epilogue::BiasAct { bias, .. } => assert_eq!(
-            bias.len(),
-            c.cols,
-            "gemm: bias has {} entries for {} columns",
-            bias.len(),
-            c.cols
-        ),
-        Epilogue::ActGrad { out, .. } => {
-            assert_eq!(
-                (out.rows, out.cols),
-                (c.rows, c.cols),
-                "gemm: the activation output's shape differs from C's"
-            );
-            assert!(
-                fits(out.data.len(), out.rows, out.cols, out.rs, out.cs),
-                "gemm: the activation output exceeds its data"
-            );
-        }
-        Epilogue::Update(u) => {
-            assert!(
-                c.cs == 1 || c.cols <= 1,
-                "gemm: an updating product needs C with unit column stride"
-            );
-            assert!(beta == 0.0, "gemm: an updating product needs beta 0");
-            let len = c.data.len();
-            assert_eq!(
-                u.param.len(),
-                len,
-                "gemm: the parameter's length differs from C's"
-            );
-            for s in &u.state[..u.rule.states()] {
-                assert_eq!(
-                    s.len(),
-                    len,
-                    "gemm: the optimizer state's length differs from C's"
-                );
-            }
-        }
     }
 }
 

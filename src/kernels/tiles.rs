@@ -407,9 +407,31 @@ pub fn calibrate() -> Vec<(&'static SimdTile, f64)> {
         .collect()
 }
 
+/// The compiled SIMD path and the tile that runs, with why, e.g.
+/// `simd: avx512f (f32x16) fma, tile 8x32 of 8x32 12x32 8x48 6x64 (CPU
+/// table: Zen 5, AuthenticAMD family 0x1a model 0x2)`, for `--version` and
+/// bench reports. Chooses the tile if nothing has yet.
+pub fn describe() -> String {
+    let sel = selected_tile();
+    let all: Vec<String> = simd_tiles().iter().map(|t| t.name()).collect();
+    format!(
+        "simd: {}, tile {} of {} ({})",
+        super::cpu::compiled_path(),
+        sel.tile.name(),
+        all.join(" "),
+        sel.reason
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn describe_names_the_path_and_the_tile() {
+        assert!(describe().starts_with("simd: "));
+        assert!(describe().contains(&selected_tile().tile.name()));
+    }
 
     #[test]
     fn every_tile_has_a_name_the_table_finds() {
