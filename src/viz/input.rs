@@ -67,7 +67,15 @@ pub fn prepare_image_bytes(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Vec<St
             "is larger than fastnn decodes (at most {MAX_USER_IMAGE_SIDE} pixels on a side and \
              {MAX_USER_IMAGE_ALLOC} bytes decoded, limits of fastnn)"
         ),
-        e => format!("not a readable PNG or JPEG image ({e})"),
+        // The decoders' messages may span lines (the JPEG decoder's end in
+        // a newline); fastnn's errors are one line.
+        e => format!(
+            "not a readable PNG or JPEG image ({})",
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     };
     // The header's size first (reading it allocates nothing): nothing is
     // decoded from a picture too large.
