@@ -4,16 +4,7 @@ use crate::util::{temp_dir, write, write_dataset};
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn fastnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnn"))
-        .args(args)
-        .env(
-            "FASTNN_CACHE",
-            std::env::temp_dir().join("fastnn-cli-test-cache"),
-        )
-        .output()
-        .expect("run fastnn")
-}
+use crate::util::fastnn;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

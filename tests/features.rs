@@ -11,7 +11,7 @@ use fastnn::{
     Samples, Schedule, SgdConfig, TrainConfig, TrainOptions, Trainer, checkpoint_path, evaluate,
     load_model, save_checkpoint, training_part,
 };
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn names() -> Vec<String> {
     ["left", "right", "top"].map(String::from).to_vec()
@@ -521,16 +521,7 @@ fn succeeds(o: &Output) -> String {
     out
 }
 
-fn fastnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnn"))
-        .args(args)
-        .env(
-            "FASTNN_CACHE",
-            std::env::temp_dir().join("fastnn-features-test-cache"),
-        )
-        .output()
-        .expect("run fastnn")
-}
+use crate::util::fastnn;
 
 #[test]
 fn the_command_line_validates_stops_early_schedules_and_logs() {

@@ -3,7 +3,7 @@
 //! runs that are bit for bit what `fastnn train` gives.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -516,16 +516,7 @@ fn the_summary_is_mean_and_std_over_seeds_best_first() {
 
 // ---- the command line ----
 
-fn fastnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastnn"))
-        .args(args)
-        .env(
-            "FASTNN_CACHE",
-            std::env::temp_dir().join("fastnn-sweep-test-cache"),
-        )
-        .output()
-        .expect("run fastnn")
-}
+use crate::util::fastnn;
 
 fn ok(args: &[&str]) -> String {
     let o = fastnn(args);

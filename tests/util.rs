@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 
 pub use tempfile::TempDir;
 
+/// `fastnn args`, with the test runs' own cache folder.
+pub fn fastnn(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fastnn"))
+        .args(args)
+        .env(
+            "FASTNN_CACHE",
+            std::env::temp_dir().join("fastnn-test-cache"),
+        )
+        .output()
+        .expect("run fastnn")
+}
+
 /// An engine of `threads` threads.
 pub fn engine(threads: usize) -> fastnn::Engine {
     fastnn::Engine::new(threads).expect("start threads")

@@ -280,12 +280,23 @@ fn gz_stream(gz: &Path) -> Result<GzMembers<BufReader<fs::File>>> {
 /// against [`MAX_IDX_DATA_BYTES`]; nothing else is decompressed.
 pub fn read_gz_header(gz: &Path) -> Result<Header> {
     let mut dec = gz_stream(gz)?;
+    read_head(gz, &mut dec).map(|(header, _, _)| header)
+}
+
+/// The first bytes of `gz`'s decompressed stream `dec`: the IDX header
+/// parsed and checked against [`MAX_IDX_DATA_BYTES`], and the bytes read
+/// (the header and possibly the start of the data) with their count.
+#[allow(clippy::type_complexity)]
+fn read_head(
+    gz: &Path,
+    dec: &mut impl Read,
+) -> Result<(Header, [u8; PREFIX_LEN + 4 * MAX_DIMS], usize)> {
     let bad = |source| Error::Idx {
         path: gz.to_path_buf(),
         source,
     };
     let mut head = [0u8; PREFIX_LEN + 4 * MAX_DIMS];
-    let got = read_full(&mut dec, &mut head).map_err(|(offset, source)| {
+    let got = read_full(dec, &mut head).map_err(|(offset, source)| {
         bad(IdxError::Gzip {
             offset: offset as u64,
             source,
@@ -293,7 +304,7 @@ pub fn read_gz_header(gz: &Path) -> Result<Header> {
     })?;
     let header = parse_header(&head[..got]).map_err(bad)?;
     check_data_size(gz, &header)?;
-    Ok(header)
+    Ok((header, head, got))
 }
 
 /// Refuses a header declaring more data than [`MAX_IDX_DATA_BYTES`].
@@ -323,15 +334,7 @@ fn decompress(gz: &Path, out: &mut dyn Write, dest: &Path) -> Result<u64, CacheE
         })
     };
     let write_err = |e| CacheError::Dest(Error::io(dest, e));
-    let mut head = [0u8; PREFIX_LEN + 4 * MAX_DIMS];
-    let got = read_full(&mut dec, &mut head).map_err(|(offset, source)| {
-        bad(IdxError::Gzip {
-            offset: offset as u64,
-            source,
-        })
-    })?;
-    let header = parse_header(&head[..got]).map_err(bad)?;
-    check_data_size(gz, &header).map_err(CacheError::Source)?;
+    let (header, head, got) = read_head(gz, &mut dec).map_err(CacheError::Source)?;
     let expected = header.file_len() as u64;
     let oversized = || IdxError::Oversized {
         expected,
