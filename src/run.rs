@@ -61,7 +61,7 @@ pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Resu
     };
     let ds = open_dataset(&spec)?;
     let arch = loaded.network.architecture();
-    if (arch.rows, arch.cols) != (ds.rows(), ds.cols()) {
+    if !crate::samples::network_takes((arch.rows, arch.cols), (ds.rows(), ds.cols())) {
         return Err(Error::invalid(
             model,
             format!(
@@ -189,6 +189,7 @@ impl TrainRun {
     pub fn provenance(&self) -> Provenance {
         Provenance {
             dataset: self.dataset_spec.clone(),
+            labels: None,
         }
     }
 

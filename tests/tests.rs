@@ -5,6 +5,7 @@ mod dataset;
 mod gemm;
 mod idx;
 mod model;
+mod onnx;
 mod parallel;
 mod presets;
 mod train;

@@ -30,6 +30,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Inspect IDX files; verify or install the shipped datasets.
     Data(DataArgs),
+    /// Write a saved model as an ONNX graph (raw pixels in, probabilities out).
+    Export(fastnn::onnx::ExportOptions),
 }
 
 /// The engine's threads.

@@ -37,6 +37,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => show(a),
         Command::Bench(a) => bench(a),
         Command::Data(a) => data(a),
+        Command::Export(a) => {
+            println!("{}", a.run()?);
+            Ok(())
+        }
     }
 }
 
