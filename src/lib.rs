@@ -103,20 +103,24 @@ pub use dataset::{
 };
 pub use engine::{Engine, MAX_THREADS, available_cores};
 pub use error::{Error, Result};
-pub use infer::{EVAL_BATCH, Evaluation, argmax, evaluate, predict};
+pub use infer::{
+    ClassMetrics, ClassificationReport, EVAL_BATCH, Evaluation, TopK, argmax, evaluate, predict,
+};
 pub use model::{
     Labels, Loaded, Provenance, checkpoint_bytes, checkpoint_path, load_bytes, load_model,
     model_bytes, save_checkpoint, save_model,
 };
 pub use nn::{
-    Activation, AdamConfig, Architecture, Dense, Init, Loss, Network, OptimizerConfig,
-    OptimizerKind, SgdConfig,
+    Activation, AdamConfig, Architecture, Augment, Dense, Elastic, Init, Loss, Network,
+    OptimizerConfig, OptimizerKind, RmsPropConfig, SgdConfig,
 };
 pub use preprocess::{FittedPreprocess, Preprocess};
 pub use run::{
-    Gap, RunSummary, TrainRun, dataset_spec, describe, model_dataset, open_dataset, write_json,
+    Gap, RunSummary, TrainRun, dataset_spec, describe, model_dataset, open_dataset, training_part,
+    write_json,
 };
 pub use samples::{Images, Samples};
 pub use train::{
-    EpochStats, Event, Observer, Preset, TrainConfig, TrainOptions, TrainState, Trainer,
+    EarlyStopping, EpochStats, Event, Monitor, Observer, Preset, Schedule, StopReport, TrainConfig,
+    TrainOptions, TrainState, Trainer,
 };

@@ -1,20 +1,25 @@
 //! A training run as the command line does it, for any front end: the
-//! dataset named by the options, a fresh trainer or one continued from a
-//! checkpoint (under [`TrainOptions::resume`]'s policy), a checkpoint after
-//! every epoch, the train/test gap and the run's summary.
+//! dataset named by the options, the validation samples (the held-out end
+//! of the training set, or another dataset's test split), a fresh trainer
+//! or one continued from a checkpoint (under [`TrainOptions::resume`]'s
+//! policy), a checkpoint and the per-epoch log after every epoch, the
+//! train/test gap and the run's summary.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::dataset::{Dataset, DatasetSource};
 use crate::engine::Engine;
 use crate::infer::Evaluation;
-use crate::model::{Loaded, Provenance, load_model, save_checkpoint};
+use crate::model::{Loaded, Provenance, checkpoint_path, load_model, save_checkpoint};
 use crate::nn::Architecture;
 use crate::samples::Samples;
-use crate::train::{EpochStats, Event, Observer, TrainConfig, TrainOptions, Trainer};
+use crate::train::{
+    EpochStats, Event, Observer, StopReport, TrainConfig, TrainOptions, Trainer, log_format,
+    log_text,
+};
 use crate::{Error, Result};
 
 /// A dataset, a trainer for it, and what identifies the dataset in the
@@ -26,6 +31,61 @@ pub struct TrainRun {
     trainer: Trainer,
     notes: Vec<String>,
     resumed_after: usize,
+    /// `--validation-data`: validation on this dataset's test split.
+    validation_data: Option<Dataset>,
+    /// `--log`.
+    log: Option<PathBuf>,
+}
+
+/// How many of `n` training images stay for training when the last
+/// fraction `split` is held out, as Keras computes it
+/// (`int(n * (1 - split))`, with the split read as the decimal it was
+/// written as).
+pub fn training_part(n: usize, split: f32) -> usize {
+    let split: f64 = split.to_string().parse().unwrap_or(split as f64);
+    ((n as f64 * (1.0 - split)).floor() as usize).min(n)
+}
+
+/// Opens `spec` as validation data for `dataset`: its test split, which
+/// must hold images of the same size and labels of the same classes.
+fn open_validation(spec: &str, dataset: &Dataset) -> Result<Dataset> {
+    let val = open_dataset(spec)?;
+    if (val.rows(), val.cols()) != (dataset.rows(), dataset.cols()) {
+        return Err(Error::Config(format!(
+            "--validation-data {spec} has {}x{} images but {} has {}x{}",
+            val.rows(),
+            val.cols(),
+            dataset.name(),
+            dataset.rows(),
+            dataset.cols()
+        )));
+    }
+    if val.classes().len() != dataset.classes().len() {
+        return Err(Error::Config(format!(
+            "--validation-data {spec} has {} classes but {} has {}",
+            val.classes().len(),
+            dataset.name(),
+            dataset.classes().len()
+        )));
+    }
+    Ok(val)
+}
+
+/// The part of `dataset`'s training set a run with `config` trains on.
+fn train_part<'a>(dataset: &'a Dataset, config: &TrainConfig) -> Result<Samples<'a>> {
+    let all = dataset.train();
+    let keep = training_part(all.len(), config.validation_split);
+    if config.validation_split > 0.0 && (keep == 0 || keep == all.len()) {
+        return Err(Error::Config(format!(
+            "--validation-split {} of {} training images leaves {} to train on and {} to \
+             validate on",
+            config.validation_split,
+            all.len(),
+            keep,
+            all.len() - keep
+        )));
+    }
+    Ok(all.range(0, keep))
 }
 
 /// What identifies a dataset in a model file so that it is found again
@@ -94,7 +154,11 @@ impl TrainRun {
         let config = options.config()?;
         let source: DatasetSource = options.dataset().parse()?;
         let dataset = Dataset::open(&source)?;
-        let net = config.build_network(&dataset.train(), dataset.classes())?;
+        let validation_data = match &options.validation_data {
+            Some(spec) => Some(open_validation(spec, &dataset)?),
+            None => None,
+        };
+        let net = config.build_network(&train_part(&dataset, &config)?, dataset.classes())?;
         let trainer = Trainer::new(engine, net, config)?;
         Ok(TrainRun {
             dataset,
@@ -102,6 +166,8 @@ impl TrainRun {
             trainer,
             notes: Vec::new(),
             resumed_after: 0,
+            validation_data,
+            log: options.log.clone(),
         })
     }
 
@@ -143,21 +209,83 @@ impl TrainRun {
                 config.epochs
             )));
         }
+        let mut notes = notes;
+        if let Some(path) = options.log.as_deref()
+            && log_format(path).is_none()
+        {
+            return Err(Error::invalid(
+                path,
+                "a log's name must end in .csv or .jsonl",
+            ));
+        }
+        let best = config
+            .early_stopping
+            .filter(|es| es.restore_best)
+            .and_then(|es| es.standing(&state.history));
         state.config = config;
         let dataset = open_dataset(&spec)?;
-        let trainer = Trainer::resume(engine, loaded.network, state)?;
+        let validation_data = match &options.validation_data {
+            Some(spec) => Some(open_validation(spec, &dataset)?),
+            None => None,
+        };
+        let mut trainer = Trainer::resume(engine, loaded.network, state)?;
+        if let Some(best) = best {
+            // Early stopping restores the best epoch's weights: the current
+            // ones, or those of its checkpoint beside this one.
+            let path = checkpoint_path(
+                checkpoint.parent().unwrap_or(Path::new(".")),
+                best.best_epoch,
+            );
+            if best.best_epoch == done {
+                let net = trainer.network().clone();
+                trainer.remember_best(done, &net)?;
+            } else if path.is_file() {
+                trainer.remember_best(best.best_epoch, &load_model(&path)?.network)?;
+            } else {
+                notes.push(format!(
+                    "the best epoch so far, {}, has no checkpoint beside this one ({}): unless \
+                     a later epoch does better, the last epoch's weights are kept",
+                    best.best_epoch,
+                    path.display()
+                ));
+            }
+        }
         Ok(TrainRun {
             dataset,
             dataset_spec: spec,
             trainer,
             notes,
             resumed_after: done,
+            validation_data,
+            log: options.log.clone(),
         })
     }
 
     /// The dataset.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
+    }
+
+    /// The images the run trains on: the dataset's training set less the
+    /// held-out validation part.
+    pub fn train_samples(&self) -> Samples<'_> {
+        let all = self.dataset.train();
+        all.range(
+            0,
+            training_part(all.len(), self.trainer.config().validation_split),
+        )
+    }
+
+    /// The images the run validates on after each epoch, if any: the
+    /// held-out end of the training set (`--validation-split`) or another
+    /// dataset's test split (`--validation-data`). Never the test set.
+    pub fn validation_samples(&self) -> Option<Samples<'_>> {
+        if let Some(val) = &self.validation_data {
+            return Some(val.test());
+        }
+        let all = self.dataset.train();
+        let keep = training_part(all.len(), self.trainer.config().validation_split);
+        (keep < all.len()).then(|| all.range(keep, all.len()))
     }
 
     /// What identifies the dataset (see [`dataset_spec`]).
@@ -202,9 +330,11 @@ impl TrainRun {
         )
     }
 
-    /// Trains the remaining epochs, evaluating on `validation` after each
-    /// and saving a checkpoint into `checkpoints` (when given) after each,
-    /// before the observer sees [`Event::EpochEnd`].
+    /// Trains the remaining epochs on [`TrainRun::train_samples`],
+    /// evaluating after each on `validation` (when given, else on
+    /// [`TrainRun::validation_samples`]), and saving a checkpoint into
+    /// `checkpoints` (when given) and the log (`--log`) after each, before
+    /// the observer sees [`Event::EpochEnd`].
     pub fn fit(
         &mut self,
         validation: Option<&Samples>,
@@ -212,15 +342,37 @@ impl TrainRun {
         observer: &mut Observer<'_>,
     ) -> Result<()> {
         let provenance = self.provenance();
-        let train = self.dataset.train();
+        let all = self.dataset.train();
+        let keep = training_part(all.len(), self.trainer.config().validation_split);
+        let train = all.range(0, keep);
+        let own = match &self.validation_data {
+            Some(val) => Some(val.test()),
+            None => (keep < all.len()).then(|| all.range(keep, all.len())),
+        };
+        let validation = validation.or(own.as_ref());
+        let log = self.log.as_deref();
         let mut observe = |event: Event<'_>| {
-            if let (Event::EpochEnd { trainer, .. }, Some(dir)) = (&event, checkpoints) {
-                save_checkpoint(dir, trainer, &provenance)?;
+            if let Event::EpochEnd { trainer, .. } = &event {
+                if let Some(dir) = checkpoints {
+                    save_checkpoint(dir, trainer, &provenance)?;
+                }
+                if let Some(path) = log {
+                    let format = log_format(path).ok_or_else(|| {
+                        Error::invalid(path, "a log's name must end in .csv or .jsonl")
+                    })?;
+                    let text = log_text(format, trainer.history());
+                    crate::files::write_bytes(path, text.as_bytes())?;
+                }
             }
             observer(event)
         };
         self.trainer.fit(&train, validation, &mut observe)?;
         Ok(())
+    }
+
+    /// How early stopping ended the run, to print (`None` without it).
+    pub fn stop_report(&self) -> Option<&StopReport> {
+        self.trainer.stop_report()
     }
 
     /// The train/test accuracy gap after the last epoch, if one ran.
@@ -244,6 +396,8 @@ impl TrainRun {
             train_seconds,
             test_loss: test.loss,
             test_accuracy: test.accuracy,
+            validation_images: self.validation_samples().map(|v| v.len()),
+            early_stopping: self.trainer.stop_report().cloned(),
         }
     }
 }
@@ -265,7 +419,11 @@ pub fn describe(arch: &Architecture, c: &TrainConfig, threads: usize) -> String 
         c.epochs,
         arch.preprocess.name(),
         c.seed,
-    )
+    ) + &c
+        .extras()
+        .iter()
+        .map(|e| format!(", {e}"))
+        .collect::<String>()
 }
 
 /// The gap between the last epoch's training accuracy and the test
@@ -334,6 +492,12 @@ pub struct RunSummary {
     pub test_loss: f64,
     /// Test accuracy after training.
     pub test_accuracy: f64,
+    /// Images validated on after each epoch, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_images: Option<usize>,
+    /// How early stopping ended the run, if it was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<StopReport>,
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod dataset;
+mod features;
 mod gemm;
 mod idx;
 mod model;

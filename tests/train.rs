@@ -328,10 +328,12 @@ fn a_training_step_allocates_nothing() {
     use std::sync::atomic::Ordering;
     let (pixels, labels) = toy(512);
     let s = Samples::from_u8(&pixels, &labels, 6, 6);
-    for (threads, pre) in [
-        (1, Preprocess::Scale),
-        (2, Preprocess::KerasNormalize),
-        (3, Preprocess::Standardize),
+    for (threads, pre, extras) in [
+        (1, Preprocess::Scale, false),
+        (2, Preprocess::KerasNormalize, false),
+        (3, Preprocess::Standardize, false),
+        (1, Preprocess::Scale, true),
+        (2, Preprocess::KerasNormalize, true),
     ] {
         let mut cfg = small_config(vec![300, 40], Activation::Relu, Loss::Xent);
         cfg.batch_size = 64;
@@ -348,6 +350,15 @@ fn a_training_step_allocates_nothing() {
             let mut net = cfg.build_network(&s, &names(3)).unwrap();
             let mut opt = AnyOptimizer::new(cfg.optimizer, &net.tensor_lens());
             let mut ws = Workspace::new(&net, 64, true);
+            if extras {
+                // Dropout, clipping, augmentation and a regularized update.
+                let augment = "shift=1,rotate=10,elastic=5:1,flip".parse().unwrap();
+                ws.set_extras(&net, &[0.2, 0.1], Some(0.5), augment);
+                opt.set_regularization(fastnn::nn::Regularization {
+                    l2: 1e-4,
+                    decay: 1e-5,
+                });
+            }
             let rows: Vec<u32> = (0..64).map(|i| (i * 7 % 512) as u32).collect();
             let par = parallelism(threads);
             // Warm-up: per-thread packing buffers are sized on first use.
@@ -362,7 +373,11 @@ fn a_training_step_allocates_nothing() {
             }
             let after = COUNT.load(Ordering::SeqCst);
             TRACK.with(|t| t.set(false));
-            assert_eq!(after - before, 0, "{threads} threads: steps allocated");
+            assert_eq!(
+                after - before,
+                0,
+                "{threads} threads (extras: {extras}): steps allocated"
+            );
         });
     }
 }

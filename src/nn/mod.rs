@@ -1,25 +1,31 @@
 //! The network's maths: dense layers with their forward and backward
-//! passes, activations, losses, initializers, optimizers, and the
-//! [`Workspace`] a pass runs in.
+//! passes, activations, losses, initializers, optimizers, dropout,
+//! augmentation of the input images, and the [`Workspace`] a pass runs in.
 //!
 //! [`Activation`] is defined beside the kernels, which fuse it into the
 //! products' epilogue in registers; it is re-exported here, where the
 //! network uses it.
 
+mod augment;
+mod counter;
 mod dense;
+mod dropout;
 mod init;
 mod loss;
 pub(crate) mod optim;
+mod rules;
 mod workspace;
 
 pub use crate::kernels::Activation;
+pub use augment::{Augment, Elastic, Transform, gaussian_kernel};
 pub use dense::Dense;
 pub use init::Init;
 pub use loss::Loss;
 pub use optim::{
-    Adam, AdamConfig, AnyOptimizer, Optimizer, OptimizerConfig, OptimizerKind, Sgd, SgdConfig,
+    Adam, AdamConfig, AnyOptimizer, Optimizer, OptimizerConfig, OptimizerKind, Regularization,
+    RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
-pub use workspace::{Workspace, loss_and_gradients};
+pub use workspace::{StepKey, Workspace, loss_and_gradients};
 
 use crate::kernels::KernelChoice;
 use crate::preprocess::FittedPreprocess;

@@ -1,10 +1,17 @@
-//! Optimizers: a trait with a `Config` type and `update`, Adam and SGD.
+//! Optimizers: a trait with a `Config` type and `update`; Adam (and AdamW),
+//! SGD (with momentum or Nesterov momentum) and RMSprop.
 //!
 //! An optimizer keeps one state slot per parameter tensor (each layer's
-//! weight, then its bias). A training step calls [`Optimizer::begin_step`]
-//! once, then [`Optimizer::update`] per tensor: no slices of slices are built,
-//! so a step allocates nothing.
+//! weight, then its bias: even slots are weights). A training step calls
+//! [`Optimizer::begin_step`] once, then [`Optimizer::update`] per tensor: no
+//! slices of slices are built, so a step allocates nothing. The learning
+//! rate of a schedule and the weights' [`Regularization`] are set before a
+//! step; plain Adam and SGD without regularization keep the kernels' fused
+//! update, everything else updates after the gradient
+//! ([`super::rules`]).
 
+pub use super::rules::Regularization;
+use super::rules::{self, Rule};
 use crate::kernels::eltwise::{AdamStep, adam_par, adam_seq, sgd_par, sgd_seq};
 use crate::kernels::{AlignedVec, Parallelism, UpdateRule};
 use crate::{Error, Result};
@@ -22,6 +29,14 @@ pub trait Optimizer: Send {
 
     /// Starts step `t + 1` (bias corrections depend on the step count).
     fn begin_step(&mut self);
+
+    /// The learning rate from the next [`Optimizer::begin_step`] on (a
+    /// schedule's).
+    fn set_lr(&mut self, lr: f32);
+
+    /// The regularization of the weight tensors (even slots) from the next
+    /// update on.
+    fn set_regularization(&mut self, reg: Regularization);
 
     /// Updates tensor `slot` from its gradient.
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism);
@@ -82,8 +97,30 @@ pub struct Adam {
     config: AdamConfig,
     t: u64,
     step: AdamStep,
+    reg: Regularization,
     m: Vec<AlignedVec>,
     v: Vec<AlignedVec>,
+}
+
+/// Whether slot `slot` (a weight when even) is regularized by `reg`.
+fn regularized(reg: &Regularization, slot: usize) -> bool {
+    slot.is_multiple_of(2) && !reg.is_none()
+}
+
+/// [`rules::update_seq`] or [`rules::update_par`] by `par`.
+fn update_rule(
+    rule: Rule,
+    reg: Regularization,
+    w: &mut [f32],
+    g: &[f32],
+    s0: &mut [f32],
+    s1: &mut [f32],
+    par: Parallelism,
+) {
+    match par {
+        Parallelism::Sequential => rules::update_seq(rule, reg, w, g, s0, s1),
+        Parallelism::Tiles | Parallelism::RowBlocks => rules::update_par(rule, reg, w, g, s0, s1),
+    }
 }
 
 impl Optimizer for Adam {
@@ -99,6 +136,7 @@ impl Optimizer for Adam {
                 beta2: config.beta2,
                 eps: config.eps,
             },
+            reg: Regularization::default(),
             m: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
             v: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
         }
@@ -113,8 +151,20 @@ impl Optimizer for Adam {
         self.step.lr_t = lr_t as f32;
     }
 
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        self.reg = reg;
+    }
+
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
         let (m, v) = (&mut self.m[slot], &mut self.v[slot]);
+        if regularized(&self.reg, slot) {
+            let rule = Rule::Adam(self.step);
+            return update_rule(rule, self.reg, param, grad, m, v, par);
+        }
         match par {
             Parallelism::Sequential => adam_seq(self.step, param, grad, m, v),
             Parallelism::Tiles | Parallelism::RowBlocks => adam_par(self.step, param, grad, m, v),
@@ -122,6 +172,9 @@ impl Optimizer for Adam {
     }
 
     fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        if regularized(&self.reg, slot) {
+            return None;
+        }
         let state = [&mut self.m[slot][..], &mut self.v[slot][..]];
         Some((UpdateRule::Adam(self.step), state))
     }
@@ -178,12 +231,31 @@ impl Default for SgdConfig {
     }
 }
 
-/// Stochastic gradient descent with optional momentum.
+/// Stochastic gradient descent with optional momentum (Keras's form) or
+/// Nesterov momentum.
 #[derive(Clone, Debug)]
 pub struct Sgd {
     config: SgdConfig,
+    nesterov: bool,
+    reg: Regularization,
     t: u64,
     velocity: Vec<AlignedVec>,
+}
+
+impl Sgd {
+    /// SGD with Nesterov momentum (Keras's `SGD(nesterov=True)`):
+    /// `v = μ·v - lr·g; w += μ·v - lr·g`.
+    pub fn nesterov(config: SgdConfig, tensor_lens: &[usize]) -> Sgd {
+        Sgd {
+            nesterov: true,
+            ..Sgd::new(config, tensor_lens)
+        }
+    }
+
+    /// Whether slot `slot` needs [`rules`] rather than the kernels' rule.
+    fn general(&self, slot: usize) -> bool {
+        self.nesterov || regularized(&self.reg, slot)
+    }
 }
 
 impl Optimizer for Sgd {
@@ -192,6 +264,8 @@ impl Optimizer for Sgd {
     fn new(config: SgdConfig, tensor_lens: &[usize]) -> Self {
         Sgd {
             config,
+            nesterov: false,
+            reg: Regularization::default(),
             t: 0,
             velocity: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
         }
@@ -201,9 +275,31 @@ impl Optimizer for Sgd {
         self.t += 1;
     }
 
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        self.reg = reg;
+    }
+
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
         let SgdConfig { lr, momentum } = self.config;
+        let general = self.general(slot);
         let vel = &mut self.velocity[slot];
+        if general {
+            let rule = Rule::Sgd {
+                lr,
+                momentum,
+                nesterov: self.nesterov,
+            };
+            let reg = if slot.is_multiple_of(2) {
+                self.reg
+            } else {
+                Regularization::default()
+            };
+            return update_rule(rule, reg, param, grad, vel, &mut [], par);
+        }
         match par {
             Parallelism::Sequential => sgd_seq(lr, momentum, param, grad, vel),
             Parallelism::Tiles | Parallelism::RowBlocks => sgd_par(lr, momentum, param, grad, vel),
@@ -211,6 +307,9 @@ impl Optimizer for Sgd {
     }
 
     fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
+        if self.general(slot) {
+            return None;
+        }
         let SgdConfig { lr, momentum } = self.config;
         let state = [&mut self.velocity[slot][..], &mut []];
         Some((UpdateRule::Sgd { lr, momentum }, state))
@@ -241,6 +340,105 @@ impl Optimizer for Sgd {
     }
 }
 
+/// RMSprop's hyper-parameters (Keras defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RmsPropConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Decay of the mean square.
+    pub rho: f32,
+    /// Added to the root mean square.
+    pub eps: f32,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig {
+            lr: 1e-3,
+            rho: 0.9,
+            eps: 1e-7,
+        }
+    }
+}
+
+/// RMSprop (Keras's form, no momentum): `v = ρ·v + (1-ρ)·g²`,
+/// `w -= lr · g / (√v + ε)`.
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    config: RmsPropConfig,
+    reg: Regularization,
+    t: u64,
+    mean_square: Vec<AlignedVec>,
+}
+
+impl Optimizer for RmsProp {
+    type Config = RmsPropConfig;
+
+    fn new(config: RmsPropConfig, tensor_lens: &[usize]) -> Self {
+        RmsProp {
+            config,
+            reg: Regularization::default(),
+            t: 0,
+            mean_square: tensor_lens.iter().map(|&n| AlignedVec::zeros(n)).collect(),
+        }
+    }
+
+    fn begin_step(&mut self) {
+        self.t += 1;
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        self.reg = reg;
+    }
+
+    fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
+        let RmsPropConfig { lr, rho, eps } = self.config;
+        let reg = if slot.is_multiple_of(2) {
+            self.reg
+        } else {
+            Regularization::default()
+        };
+        let v = &mut self.mean_square[slot];
+        update_rule(
+            Rule::RmsProp { lr, rho, eps },
+            reg,
+            param,
+            grad,
+            v,
+            &mut [],
+            par,
+        );
+    }
+
+    fn steps(&self) -> u64 {
+        self.t
+    }
+
+    fn state(&self) -> Vec<(String, &[f32])> {
+        self.mean_square
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("rmsprop.v.{i}"), &b[..]))
+            .collect()
+    }
+
+    fn restore(
+        &mut self,
+        steps: u64,
+        get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        for (i, b) in self.mean_square.iter_mut().enumerate() {
+            get(&format!("rmsprop.v.{i}"), b)?;
+        }
+        self.t = steps;
+        Ok(())
+    }
+}
+
 /// Which optimizer, without its settings (what `--optimizer` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -248,8 +446,17 @@ impl Optimizer for Sgd {
 pub enum OptimizerKind {
     /// Adam.
     Adam,
+    /// Adam with decoupled weight decay (`--weight-decay`, 0.01 unless
+    /// given).
+    #[cfg_attr(feature = "cli", value(name = "adamw"))]
+    AdamW,
     /// SGD with optional momentum.
     Sgd,
+    /// SGD with Nesterov momentum (0.9 unless given).
+    Nesterov,
+    /// RMSprop.
+    #[cfg_attr(feature = "cli", value(name = "rmsprop"))]
+    RmsProp,
 }
 
 impl OptimizerKind {
@@ -257,7 +464,10 @@ impl OptimizerKind {
     pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
             OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Nesterov => "nesterov",
+            OptimizerKind::RmsProp => "rmsprop",
         }
     }
 
@@ -265,8 +475,19 @@ impl OptimizerKind {
     pub fn default_config(self) -> OptimizerConfig {
         match self {
             OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig::default()),
+            OptimizerKind::AdamW => OptimizerConfig::AdamW(AdamConfig::default()),
             OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig::default()),
+            OptimizerKind::Nesterov => OptimizerConfig::Nesterov(SgdConfig {
+                momentum: 0.9,
+                ..SgdConfig::default()
+            }),
+            OptimizerKind::RmsProp => OptimizerConfig::RmsProp(RmsPropConfig::default()),
         }
+    }
+
+    /// Whether `--momentum` applies.
+    pub fn has_momentum(self) -> bool {
+        matches!(self, OptimizerKind::Sgd | OptimizerKind::Nesterov)
     }
 }
 
@@ -276,8 +497,17 @@ impl OptimizerKind {
 pub enum OptimizerConfig {
     /// Adam.
     Adam(AdamConfig),
+    /// Adam with decoupled weight decay (the decay is
+    /// [`crate::TrainConfig::weight_decay`]).
+    #[serde(rename = "adamw")]
+    AdamW(AdamConfig),
     /// SGD.
     Sgd(SgdConfig),
+    /// SGD with Nesterov momentum.
+    Nesterov(SgdConfig),
+    /// RMSprop.
+    #[serde(rename = "rmsprop")]
+    RmsProp(RmsPropConfig),
 }
 
 impl OptimizerConfig {
@@ -285,7 +515,10 @@ impl OptimizerConfig {
     pub fn kind(&self) -> OptimizerKind {
         match self {
             OptimizerConfig::Adam(_) => OptimizerKind::Adam,
+            OptimizerConfig::AdamW(_) => OptimizerKind::AdamW,
             OptimizerConfig::Sgd(_) => OptimizerKind::Sgd,
+            OptimizerConfig::Nesterov(_) => OptimizerKind::Nesterov,
+            OptimizerConfig::RmsProp(_) => OptimizerKind::RmsProp,
         }
     }
 
@@ -297,26 +530,37 @@ impl OptimizerConfig {
     /// The learning rate.
     pub fn lr(&self) -> f32 {
         match self {
-            OptimizerConfig::Adam(c) => c.lr,
-            OptimizerConfig::Sgd(c) => c.lr,
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.lr,
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => c.lr,
+            OptimizerConfig::RmsProp(c) => c.lr,
         }
     }
 
     /// The same settings with learning rate `lr`.
     pub fn with_lr(mut self, lr: f32) -> Self {
         match &mut self {
-            OptimizerConfig::Adam(c) => c.lr = lr,
-            OptimizerConfig::Sgd(c) => c.lr = lr,
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.lr = lr,
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => c.lr = lr,
+            OptimizerConfig::RmsProp(c) => c.lr = lr,
         }
         self
     }
 
-    /// The SGD momentum (`None` for Adam).
+    /// The momentum (`None` for the optimizers without one).
     pub fn momentum(&self) -> Option<f32> {
         match self {
-            OptimizerConfig::Adam(_) => None,
-            OptimizerConfig::Sgd(c) => Some(c.momentum),
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => Some(c.momentum),
+            _ => None,
         }
+    }
+
+    /// The same settings with momentum `m` (for the optimizers that have
+    /// one).
+    pub fn with_momentum(mut self, m: f32) -> Self {
+        if let OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) = &mut self {
+            c.momentum = m;
+        }
+        self
     }
 
     /// Checks the values are usable.
@@ -328,7 +572,7 @@ impl OptimizerConfig {
             )));
         }
         match self {
-            OptimizerConfig::Adam(c) => {
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
                 for (name, b) in [("beta1", c.beta1), ("beta2", c.beta2)] {
                     if !(0.0..1.0).contains(&b) {
                         return Err(Error::Config(format!(
@@ -343,11 +587,19 @@ impl OptimizerConfig {
                     )));
                 }
             }
-            OptimizerConfig::Sgd(c) => {
+            OptimizerConfig::Sgd(c) | OptimizerConfig::Nesterov(c) => {
                 if !(0.0..1.0).contains(&c.momentum) {
                     return Err(Error::Config(format!(
                         "the momentum must be in [0, 1), not {}",
                         c.momentum
+                    )));
+                }
+            }
+            OptimizerConfig::RmsProp(c) => {
+                if !((0.0..1.0).contains(&c.rho) && c.eps > 0.0 && c.eps.is_finite()) {
+                    return Err(Error::Config(format!(
+                        "RMSprop needs rho in [0, 1) and a positive epsilon, not {} and {}",
+                        c.rho, c.eps
                     )));
                 }
             }
@@ -361,8 +613,25 @@ impl OptimizerConfig {
 pub enum AnyOptimizer {
     /// Adam.
     Adam(Adam),
+    /// AdamW: Adam, with the weight decay set as its regularization.
+    AdamW(Adam),
     /// SGD.
     Sgd(Sgd),
+    /// SGD with Nesterov momentum.
+    Nesterov(Sgd),
+    /// RMSprop.
+    RmsProp(RmsProp),
+}
+
+/// `$body` with `$o` bound to the optimizer inside any variant.
+macro_rules! each {
+    ($self:expr, $o:ident => $body:expr) => {
+        match $self {
+            AnyOptimizer::Adam($o) | AnyOptimizer::AdamW($o) => $body,
+            AnyOptimizer::Sgd($o) | AnyOptimizer::Nesterov($o) => $body,
+            AnyOptimizer::RmsProp($o) => $body,
+        }
+    };
 }
 
 impl AnyOptimizer {
@@ -370,15 +639,21 @@ impl AnyOptimizer {
     pub fn kind(&self) -> OptimizerKind {
         match self {
             AnyOptimizer::Adam(_) => OptimizerKind::Adam,
+            AnyOptimizer::AdamW(_) => OptimizerKind::AdamW,
             AnyOptimizer::Sgd(_) => OptimizerKind::Sgd,
+            AnyOptimizer::Nesterov(_) => OptimizerKind::Nesterov,
+            AnyOptimizer::RmsProp(_) => OptimizerKind::RmsProp,
         }
     }
 
     /// Lengths of the parameter tensors it keeps state for, in slot order.
     pub fn tensor_lens(&self) -> Vec<usize> {
         match self {
-            AnyOptimizer::Adam(o) => o.m.iter().map(|b| b.len()).collect(),
-            AnyOptimizer::Sgd(o) => o.velocity.iter().map(|b| b.len()).collect(),
+            AnyOptimizer::Adam(o) | AnyOptimizer::AdamW(o) => o.m.iter().map(|b| b.len()).collect(),
+            AnyOptimizer::Sgd(o) | AnyOptimizer::Nesterov(o) => {
+                o.velocity.iter().map(|b| b.len()).collect()
+            }
+            AnyOptimizer::RmsProp(o) => o.mean_square.iter().map(|b| b.len()).collect(),
         }
     }
 }
@@ -389,43 +664,39 @@ impl Optimizer for AnyOptimizer {
     fn new(config: OptimizerConfig, tensor_lens: &[usize]) -> Self {
         match config {
             OptimizerConfig::Adam(c) => AnyOptimizer::Adam(Adam::new(c, tensor_lens)),
+            OptimizerConfig::AdamW(c) => AnyOptimizer::AdamW(Adam::new(c, tensor_lens)),
             OptimizerConfig::Sgd(c) => AnyOptimizer::Sgd(Sgd::new(c, tensor_lens)),
+            OptimizerConfig::Nesterov(c) => AnyOptimizer::Nesterov(Sgd::nesterov(c, tensor_lens)),
+            OptimizerConfig::RmsProp(c) => AnyOptimizer::RmsProp(RmsProp::new(c, tensor_lens)),
         }
     }
 
     fn begin_step(&mut self) {
-        match self {
-            AnyOptimizer::Adam(o) => o.begin_step(),
-            AnyOptimizer::Sgd(o) => o.begin_step(),
-        }
+        each!(self, o => o.begin_step())
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        each!(self, o => o.set_lr(lr))
+    }
+
+    fn set_regularization(&mut self, reg: Regularization) {
+        each!(self, o => o.set_regularization(reg))
     }
 
     fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], par: Parallelism) {
-        match self {
-            AnyOptimizer::Adam(o) => o.update(slot, param, grad, par),
-            AnyOptimizer::Sgd(o) => o.update(slot, param, grad, par),
-        }
+        each!(self, o => o.update(slot, param, grad, par))
     }
 
     fn fused(&mut self, slot: usize) -> Option<(UpdateRule, [&mut [f32]; 2])> {
-        match self {
-            AnyOptimizer::Adam(o) => o.fused(slot),
-            AnyOptimizer::Sgd(o) => o.fused(slot),
-        }
+        each!(self, o => o.fused(slot))
     }
 
     fn steps(&self) -> u64 {
-        match self {
-            AnyOptimizer::Adam(o) => o.steps(),
-            AnyOptimizer::Sgd(o) => o.steps(),
-        }
+        each!(self, o => o.steps())
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        match self {
-            AnyOptimizer::Adam(o) => o.state(),
-            AnyOptimizer::Sgd(o) => o.state(),
-        }
+        each!(self, o => o.state())
     }
 
     fn restore(
@@ -433,9 +704,6 @@ impl Optimizer for AnyOptimizer {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        match self {
-            AnyOptimizer::Adam(o) => o.restore(steps, get),
-            AnyOptimizer::Sgd(o) => o.restore(steps, get),
-        }
+        each!(self, o => o.restore(steps, get))
     }
 }

@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Activation, AdamConfig, Architecture, Init, Loss, Network, OptimizerConfig};
+use super::early_stopping::EarlyStopping;
+use super::schedule::Schedule;
+use crate::nn::{
+    Activation, AdamConfig, Architecture, Augment, Init, Loss, Network, OptimizerConfig,
+};
 use crate::preprocess::Preprocess;
 use crate::samples::{Images, Samples};
 use crate::{Error, Result};
@@ -22,6 +26,14 @@ pub enum Preset {
 impl Preset {
     /// The name `--preset` uses, which is also the name of its dataset.
     pub fn name(self) -> &'static str {
+        match self {
+            Preset::Fashion => "fashion",
+            Preset::Mnist => "mnist",
+        }
+    }
+
+    /// The name of the dataset it trains on.
+    pub fn dataset(self) -> &'static str {
         match self {
             Preset::Fashion => "fashion",
             Preset::Mnist => "mnist",
@@ -48,8 +60,42 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Pixel preprocessing.
     pub preprocess: Preprocess,
-    /// Seeds the initial weights and every epoch's shuffle.
+    /// Seeds the initial weights and every epoch's shuffle (and the
+    /// dropout masks and augmentations).
     pub seed: u64,
+    /// How the learning rate changes, step by step.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Decoupled weight decay (AdamW's, for any optimizer): each step
+    /// multiplies the weights (not the biases) by `1 - lr · weight_decay`,
+    /// `lr` the step's rate. 0 for none.
+    #[serde(default)]
+    pub weight_decay: f32,
+    /// L2 penalty in sklearn's form (its `alpha`): `alpha / 2 · ‖W‖²` over
+    /// the batch size is added to each batch's loss, so `alpha / batch · W`
+    /// to the weights' gradient (the losses shown are the data loss only).
+    /// 0 for none.
+    #[serde(default)]
+    pub l2: f32,
+    /// Dropout rate of each hidden layer's output while training, one per
+    /// hidden layer; empty for none.
+    #[serde(default)]
+    pub dropout: Vec<f32>,
+    /// Largest global norm of a step's gradient (all layers together);
+    /// larger ones are scaled down to it.
+    #[serde(default)]
+    pub clip_norm: Option<f32>,
+    /// Random transforms of the training images (u8 images only).
+    #[serde(default)]
+    pub augment: Augment,
+    /// The last fraction of the training set, taken before shuffling, held
+    /// out for validation (Keras's `validation_split`; the run does the
+    /// split, see [`crate::TrainRun`]). 0 for none.
+    #[serde(default)]
+    pub validation_split: f32,
+    /// When to stop before the planned epochs.
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 impl Default for TrainConfig {
@@ -80,6 +126,14 @@ impl TrainConfig {
             batch_size: 32,
             preprocess,
             seed: 42,
+            schedule: Schedule::Constant,
+            weight_decay: 0.0,
+            l2: 0.0,
+            dropout: Vec::new(),
+            clip_norm: None,
+            augment: Augment::default(),
+            validation_split: 0.0,
+            early_stopping: None,
         }
     }
 
@@ -100,7 +154,85 @@ impl TrainConfig {
                 self.batch_size
             )));
         }
-        self.optimizer.validate()
+        self.optimizer.validate()?;
+        let bad = |what: String| Err(Error::Config(what));
+        if !self.dropout.is_empty() && self.dropout.len() != self.hidden.len() {
+            return bad(format!(
+                "{} dropout rates for {} hidden layers (give one, or one per layer)",
+                self.dropout.len(),
+                self.hidden.len()
+            ));
+        }
+        if let Some(r) = self.dropout.iter().find(|r| !(0.0..1.0).contains(*r)) {
+            return bad(format!("a dropout rate must be in [0, 1), not {r}"));
+        }
+        for (name, v) in [("weight decay", self.weight_decay), ("l2 (alpha)", self.l2)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(format!("the {name} must be 0 or positive, not {v}"));
+            }
+        }
+        if let Some(c) = self.clip_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            return bad(format!("the clipping norm must be positive, not {c}"));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return bad(format!(
+                "the validation split must be in [0, 1), not {}",
+                self.validation_split
+            ));
+        }
+        if let Some(es) = &self.early_stopping
+            && !(es.min_delta >= 0.0 && es.min_delta.is_finite())
+        {
+            return bad(format!(
+                "early stopping's min_delta must be 0 or positive, not {}",
+                es.min_delta
+            ));
+        }
+        self.schedule.validate().map_err(Error::Config)?;
+        self.augment.validate().map_err(Error::Config)
+    }
+
+    /// The settings beyond the tutorial's, one phrase each (empty for a
+    /// tutorial run), for the line describing a run.
+    pub fn extras(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if !self.schedule.is_constant() {
+            parts.push(format!("schedule {}", self.schedule));
+        }
+        if self.weight_decay != 0.0 {
+            parts.push(format!("weight decay {}", self.weight_decay));
+        }
+        if self.l2 != 0.0 {
+            parts.push(format!("l2 alpha {}", self.l2));
+        }
+        if self.dropout.iter().any(|&r| r > 0.0) {
+            let rates: Vec<String> = self.dropout.iter().map(|r| r.to_string()).collect();
+            parts.push(format!("dropout {}", rates.join(",")));
+        }
+        if let Some(c) = self.clip_norm {
+            parts.push(format!("clip norm {c}"));
+        }
+        if !self.augment.is_off() {
+            parts.push(format!("augment {}", self.augment));
+        }
+        if self.validation_split > 0.0 {
+            parts.push(format!("validation split {}", self.validation_split));
+        }
+        if let Some(es) = &self.early_stopping {
+            parts.push(format!(
+                "early stopping on {} after {} epochs{}",
+                es.monitor.name(),
+                es.patience,
+                if es.restore_best {
+                    ", restoring the best"
+                } else {
+                    ""
+                }
+            ));
+        }
+        parts
     }
 
     /// A fresh network for the images of `train` and the classes named by

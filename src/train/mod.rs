@@ -1,5 +1,6 @@
-//! Training: the settings ([`TrainConfig`], [`Preset`], [`TrainOptions`])
-//! and the loop ([`Trainer`]).
+//! Training: the settings ([`TrainConfig`], [`Preset`], [`TrainOptions`],
+//! learning-rate [`Schedule`]s, [`EarlyStopping`]) and the loop
+//! ([`Trainer`]).
 //!
 //! One step is three products per layer on the kernels (forward X·W with
 //! bias and activation fused, input gradient dY·Wᵀ with the activation
@@ -18,9 +19,15 @@
 //! [`Event::EpochEnd`] it observes (as [`crate::TrainRun::fit`] does).
 
 mod config;
+mod early_stopping;
+mod log;
 mod options;
+mod schedule;
 mod trainer;
 
 pub use config::{MAX_BATCH_SIZE, Preset, TrainConfig};
+pub use early_stopping::{EarlyStopping, Monitor, Standing, StopReport};
+pub use log::{LogFormat, log_format, log_text};
 pub use options::TrainOptions;
+pub use schedule::Schedule;
 pub use trainer::{EpochStats, Event, Observer, TrainState, Trainer};

@@ -8,11 +8,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
+use super::early_stopping::StopReport;
 use crate::engine::{Engine, with_awake_workers};
 use crate::infer::{Evaluation, evaluate};
 use crate::kernels::{KernelChoice, Parallelism};
-use crate::nn::{AnyOptimizer, Network, Optimizer, Workspace};
-use crate::samples::Samples;
+use crate::nn::{AnyOptimizer, Dense, Network, Optimizer, Regularization, StepKey, Workspace};
+use crate::samples::{Images, Samples};
 use crate::{Error, Result};
 
 /// Metrics of one epoch.
@@ -34,6 +35,10 @@ pub struct EpochStats {
     /// Accuracy on the validation samples after the epoch, when given.
     #[serde(default, alias = "test_accuracy")]
     pub val_accuracy: Option<f64>,
+    /// The learning rate of the epoch's last step, when a schedule changes
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
 }
 
 /// What a trainer reports while it runs.
@@ -97,6 +102,12 @@ pub struct Trainer {
     workspace: Workspace,
     order: Vec<u32>,
     history: Vec<EpochStats>,
+    /// With early stopping that restores the best weights: the best
+    /// epoch so far (1-based) and its layers, copied once per epoch that
+    /// improves (never in a step).
+    best: Option<(usize, Vec<Dense>)>,
+    /// How early stopping ended the last [`Trainer::fit`].
+    stop: Option<StopReport>,
 }
 
 impl Trainer {
@@ -152,7 +163,11 @@ impl Trainer {
         history: Vec<EpochStats>,
     ) -> Trainer {
         let batch = config.batch_size;
-        let workspace = engine.install(|| Workspace::new(&net, batch, true));
+        let workspace = engine.install(|| {
+            let mut ws = Workspace::new(&net, batch, true);
+            ws.set_extras(&net, &config.dropout, config.clip_norm, config.augment);
+            ws
+        });
         Trainer {
             engine: engine.clone(),
             net,
@@ -161,6 +176,8 @@ impl Trainer {
             workspace,
             order: Vec::new(),
             history,
+            best: None,
+            stop: None,
         }
     }
 
@@ -259,6 +276,11 @@ impl Trainer {
         if train.is_empty() {
             return Err(Error::Config("the training set is empty".into()));
         }
+        if !self.config.augment.is_off() && matches!(train.images, Images::F32(_)) {
+            return Err(Error::Config(
+                "augmentation transforms u8 images; these samples are f32".into(),
+            ));
+        }
         let n = train.len();
         let epoch = self.history.len();
         let bs = self.config.batch_size;
@@ -276,12 +298,33 @@ impl Trainer {
             workspace,
             optimizer,
             net,
+            config,
             ..
         } = self;
+        let schedule = config.schedule;
+        let base_lr = config.optimizer.lr();
+        let (weight_decay, alpha, seed) = (config.weight_decay, config.l2, config.seed);
+        let epochs = config.epochs;
+        let mut lr = base_lr as f64;
         let mut steps_loop = || -> Result<(f64, usize)> {
             let (mut loss_sum, mut correct) = (0.0f64, 0usize);
             for s in 0..steps {
                 let rows = &order[s * bs..((s + 1) * bs).min(n)];
+                if !schedule.is_constant() {
+                    lr = base_lr as f64 * schedule.factor(optimizer.steps(), steps, epochs);
+                    optimizer.set_lr(lr as f32);
+                }
+                if weight_decay != 0.0 || alpha != 0.0 {
+                    optimizer.set_regularization(Regularization {
+                        l2: alpha / rows.len() as f32,
+                        decay: lr as f32 * weight_decay,
+                    });
+                }
+                workspace.set_step_key(StepKey {
+                    seed,
+                    epoch: epoch as u64,
+                    step: s as u64,
+                });
                 let (l, c) = workspace.step(net, optimizer, train, rows, par);
                 if !l.is_finite() {
                     return Err(Error::Diverged(format!(
@@ -314,18 +357,40 @@ impl Trainer {
             steps,
             val_loss: None,
             val_accuracy: None,
+            lr: (!schedule.is_constant()).then_some(lr),
         })
     }
 
     /// Trains the remaining epochs on `train`, evaluating on `validation`
-    /// (when given) after each, and reporting to `observer`.
+    /// (when given) after each, and reporting to `observer`. With early
+    /// stopping, ends once the monitored metric has not improved for its
+    /// patience and, to restore the best epoch, leaves its weights in the
+    /// network ([`Trainer::stop_report`] says which epoch was kept).
+    ///
+    /// Fails if early stopping watches a validation metric and no
+    /// validation samples are given.
     pub fn fit(
         &mut self,
         train: &Samples,
         validation: Option<&Samples>,
         observer: &mut Observer<'_>,
     ) -> Result<&[EpochStats]> {
+        let early = self.config.early_stopping;
+        if let Some(es) = early
+            && es.monitor.needs_validation()
+            && validation.is_none()
+        {
+            return Err(Error::Config(format!(
+                "early stopping watches {}, which needs validation samples \
+                 (--validation-split or --validation-data)",
+                es.monitor.name()
+            )));
+        }
+        self.stop = None;
         while self.history.len() < self.config.epochs {
+            if early.is_some_and(|es| es.should_stop(&self.history)) {
+                break;
+            }
             let mut stats = self.train_epoch(train, observer)?;
             if let Some(val) = validation {
                 let eval = self.evaluate(val)?;
@@ -333,13 +398,76 @@ impl Trainer {
                 stats.val_accuracy = Some(eval.accuracy);
             }
             self.history.push(stats);
+            if let Some(es) = early
+                && es.restore_best
+                && es.standing(&self.history).map(|s| s.best_epoch) == Some(self.history.len())
+            {
+                self.best = Some((self.history.len(), self.net.layers().to_vec()));
+            }
             let stats = self.history.last().expect("just pushed");
             observer(Event::EpochEnd {
                 stats,
                 trainer: self,
             })?;
         }
+        self.finish_early_stopping();
         Ok(&self.history)
+    }
+
+    /// After training with early stopping: goes back to the best epoch's
+    /// weights if asked (and at hand), and records what was kept.
+    fn finish_early_stopping(&mut self) {
+        let Some(es) = self.config.early_stopping else {
+            return;
+        };
+        let Some(standing) = es.standing(&self.history) else {
+            return;
+        };
+        let last = self.history.len();
+        let mut restored = false;
+        if es.restore_best
+            && standing.best_epoch < last
+            && let Some((epoch, layers)) = &self.best
+            && *epoch == standing.best_epoch
+        {
+            self.net.layers_mut().clone_from_slice(layers);
+            restored = true;
+        }
+        self.stop = Some(StopReport {
+            monitor: es.monitor.name(),
+            best_epoch: standing.best_epoch,
+            best: standing.best,
+            last_epoch: last,
+            stopped_early: last < self.config.epochs,
+            restored: restored || (es.restore_best && standing.best_epoch == last),
+        });
+    }
+
+    /// How early stopping ended the last [`Trainer::fit`]: the best epoch
+    /// and which epoch's weights the network holds (`None` without early
+    /// stopping).
+    pub fn stop_report(&self) -> Option<&StopReport> {
+        self.stop.as_ref()
+    }
+
+    /// Gives a resumed trainer the weights of its best epoch so far (from
+    /// that epoch's checkpoint), for early stopping to restore.
+    ///
+    /// Fails if `net` has other shapes than the trainer's network.
+    pub fn remember_best(&mut self, epoch: usize, net: &Network) -> Result<()> {
+        let same = net.layers().len() == self.net.layers().len()
+            && net
+                .layers()
+                .iter()
+                .zip(self.net.layers())
+                .all(|(a, b)| (a.inputs, a.outputs) == (b.inputs, b.outputs));
+        if !same {
+            return Err(Error::Config(
+                "the best epoch's network has other shapes than the trainer's".into(),
+            ));
+        }
+        self.best = Some((epoch, net.layers().to_vec()));
+        Ok(())
     }
 
     /// The network's metrics on `samples`, on this trainer's engine.

@@ -28,6 +28,9 @@
 // `FastnnTrainSettings::optimizer`: SGD with (Keras's) momentum.
 #define FASTNN_OPTIMIZER_SGD 1
 
+// `FastnnTrainSettings::optimizer`: SGD with Nesterov momentum.
+#define FASTNN_OPTIMIZER_NESTEROV 2
+
 // `FastnnTrainSettings::preprocess`: u8 pixels divided by 255.
 #define FASTNN_PREPROCESS_SCALE 0
 
@@ -89,6 +92,9 @@ typedef struct FastnnTrainSettings {
   float learning_rate;
   // SGD momentum in [0, 1) (ignored by Adam).
   float momentum;
+  // L2 penalty (scikit-learn's `alpha`): `l2 / 2 · ‖W‖²` over the batch
+  // size added to each batch's loss; 0 for none.
+  float l2;
   // Passes over the training images.
   size_t epochs;
   // Images per step.

@@ -62,6 +62,8 @@ pub const FASTNN_ACTIVATION_TANH: i32 = 2;
 pub const FASTNN_OPTIMIZER_ADAM: i32 = 0;
 /// `FastnnTrainSettings::optimizer`: SGD with (Keras's) momentum.
 pub const FASTNN_OPTIMIZER_SGD: i32 = 1;
+/// `FastnnTrainSettings::optimizer`: SGD with Nesterov momentum.
+pub const FASTNN_OPTIMIZER_NESTEROV: i32 = 2;
 /// `FastnnTrainSettings::preprocess`: u8 pixels divided by 255.
 pub const FASTNN_PREPROCESS_SCALE: i32 = 0;
 /// `FastnnTrainSettings::preprocess`: each image column divided by its L2
@@ -94,6 +96,9 @@ pub struct FastnnTrainSettings {
     pub learning_rate: f32,
     /// SGD momentum in [0, 1) (ignored by Adam).
     pub momentum: f32,
+    /// L2 penalty (scikit-learn's `alpha`): `l2 / 2 · ‖W‖²` over the batch
+    /// size added to each batch's loss; 0 for none.
+    pub l2: f32,
     /// Passes over the training images.
     pub epochs: usize,
     /// Images per step.
@@ -304,17 +309,20 @@ pub unsafe extern "C" fn fastnn_train_settings_default(
         let c = TrainConfig::default();
         let mut hidden = [0; FASTNN_MAX_HIDDEN];
         hidden[..c.hidden.len()].copy_from_slice(&c.hidden);
-        let (optimizer, learning_rate) = match c.optimizer {
-            OptimizerConfig::Adam(a) => (FASTNN_OPTIMIZER_ADAM, a.lr),
-            OptimizerConfig::Sgd(s) => (FASTNN_OPTIMIZER_SGD, s.lr),
+        let OptimizerConfig::Adam(adam) = c.optimizer else {
+            return Err(Failure(
+                FastnnStatus::Internal,
+                "the default settings are not Adam's".into(),
+            ));
         };
         let value = FastnnTrainSettings {
             hidden,
             hidden_len: c.hidden.len(),
             activation: FASTNN_ACTIVATION_RELU,
-            optimizer,
-            learning_rate,
+            optimizer: FASTNN_OPTIMIZER_ADAM,
+            learning_rate: adam.lr,
             momentum: 0.0,
+            l2: c.l2,
             epochs: c.epochs,
             batch_size: c.batch_size,
             preprocess: FASTNN_PREPROCESS_SCALE,
@@ -348,6 +356,10 @@ fn config(s: &FastnnTrainSettings) -> Result<TrainConfig, Failure> {
             lr: s.learning_rate,
             momentum: s.momentum,
         }),
+        FASTNN_OPTIMIZER_NESTEROV => OptimizerConfig::Nesterov(SgdConfig {
+            lr: s.learning_rate,
+            momentum: s.momentum,
+        }),
         other => return Err(argument(format!("optimizer {other} is unknown"))),
     };
     let preprocess = match s.preprocess {
@@ -365,6 +377,7 @@ fn config(s: &FastnnTrainSettings) -> Result<TrainConfig, Failure> {
         batch_size: s.batch_size,
         preprocess,
         seed: s.seed,
+        l2: s.l2,
         ..TrainConfig::default()
     })
 }

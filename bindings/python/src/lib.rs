@@ -11,8 +11,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fastnn::{
-    Activation, AdamConfig, Dataset, DatasetSource, Engine, Images, Labels, Loss, Network,
-    OptimizerConfig, Preprocess, Provenance, Samples, SgdConfig, Split, TrainConfig, Trainer,
+    Activation, AdamConfig, Dataset, DatasetSource, EarlyStopping, Engine, Images, Labels, Loss,
+    Monitor, Network, OptimizerConfig, Preprocess, Provenance, Samples, SgdConfig, Split,
+    TrainConfig, Trainer,
 };
 use numpy::ndarray::ArrayView;
 use numpy::{
@@ -129,15 +130,18 @@ fn config(
     hidden: Vec<usize>,
     activation: &str,
     solver: &str,
+    nesterov: bool,
     learning_rate: f32,
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
     momentum: f32,
+    alpha: f32,
     batch_size: usize,
     epochs: usize,
     preprocess: &str,
     seed: u64,
+    stopping: Option<(&str, usize, f64, bool)>,
 ) -> PyResult<TrainConfig> {
     let bad = |what: &str, v: &str| PyValueError::new_err(format!("unknown {what} {v:?}"));
     let activation = match activation {
@@ -153,6 +157,10 @@ fn config(
             beta2: beta_2,
             eps: epsilon,
         }),
+        "sgd" if nesterov => OptimizerConfig::Nesterov(SgdConfig {
+            lr: learning_rate,
+            momentum,
+        }),
         "sgd" => OptimizerConfig::Sgd(SgdConfig {
             lr: learning_rate,
             momentum,
@@ -166,6 +174,19 @@ fn config(
         "none" => Preprocess::Identity,
         other => return Err(bad("preprocess", other)),
     };
+    let early_stopping = match stopping {
+        None => None,
+        Some((monitor, patience, min_delta, restore_best)) => Some(EarlyStopping {
+            monitor: match monitor {
+                "val_accuracy" => Monitor::ValAccuracy,
+                "loss" => Monitor::Loss,
+                other => return Err(bad("monitor", other)),
+            },
+            patience,
+            min_delta,
+            restore_best,
+        }),
+    };
     let config = TrainConfig {
         hidden,
         activation,
@@ -175,6 +196,8 @@ fn config(
         batch_size,
         preprocess,
         seed,
+        l2: alpha,
+        early_stopping,
         ..TrainConfig::default()
     };
     config.validate().map_err(py_err)?;
@@ -206,6 +229,20 @@ impl Model {
         }
     }
 
+    /// Continues without the settings' early stopping (for epochs given one
+    /// at a time, as `partial_fit` does).
+    fn drop_early_stopping(&mut self) -> PyResult<()> {
+        if let State::Training { trainer, .. } = &mut self.state
+            && trainer.config().early_stopping.is_some()
+        {
+            let mut state = trainer.state();
+            state.config.early_stopping = None;
+            let net = trainer.network().clone();
+            **trainer = Trainer::resume(trainer.engine(), net, state).map_err(py_err)?;
+        }
+        Ok(())
+    }
+
     /// The trainer, on an engine of `threads` of this process.
     fn trainer(&mut self, threads: Option<usize>) -> PyResult<&mut Trainer> {
         let engine = engine(threads)?;
@@ -235,8 +272,8 @@ impl Model {
     /// (whose pixels fit the preprocessing constants) and `classes`.
     #[staticmethod]
     #[pyo3(signature = (x, rows, cols, class_names, labels_json, threads, hidden, activation,
-        solver, learning_rate, beta_1, beta_2, epsilon, momentum, batch_size, epochs,
-        preprocess, seed))]
+        solver, nesterov, learning_rate, beta_1, beta_2, epsilon, momentum, alpha, batch_size,
+        epochs, preprocess, seed, stopping))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         x: &Bound<'_, PyAny>,
@@ -248,29 +285,37 @@ impl Model {
         hidden: Vec<usize>,
         activation: &str,
         solver: &str,
+        nesterov: bool,
         learning_rate: f32,
         beta_1: f32,
         beta_2: f32,
         epsilon: f32,
         momentum: f32,
+        alpha: f32,
         batch_size: usize,
         epochs: usize,
         preprocess: &str,
         seed: u64,
+        stopping: Option<(String, usize, f64, bool)>,
     ) -> PyResult<Model> {
         let config = config(
             hidden,
             activation,
             solver,
+            nesterov,
             learning_rate,
             beta_1,
             beta_2,
             epsilon,
             momentum,
+            alpha,
             batch_size,
             epochs,
             preprocess,
             seed,
+            stopping
+                .as_ref()
+                .map(|(m, p, d, r)| (m.as_str(), *p, *d, *r)),
         )?;
         let labels = labels_json.map(serde_json_labels).transpose()?;
         let input = Input::new(x)?;
@@ -300,11 +345,16 @@ impl Model {
     }
 
     /// Trains until `epochs` epochs in all on `x` (images of the model's
-    /// size) and `y` (class indices), with the GIL released; calls
-    /// `on_epoch(epoch, loss, accuracy, seconds)` after each epoch (with
-    /// the GIL; an exception from it, or Ctrl-C, stops training). Returns
-    /// the new epochs' `(loss, accuracy, seconds)`.
-    #[pyo3(signature = (x, y, epochs, threads=None, on_epoch=None))]
+    /// size) and `y` (class indices), with the GIL released, evaluating on
+    /// `validation` (`(x, y)`) after each epoch when given; with
+    /// `stop_early` false, without the settings' early stopping (one
+    /// `partial_fit` epoch). Calls `on_epoch(epoch, loss, accuracy,
+    /// seconds)` after each epoch (with the GIL; an exception from it, or
+    /// Ctrl-C, stops training). Returns the new epochs' `(loss, accuracy,
+    /// seconds, validation accuracy or None)`.
+    #[pyo3(signature = (x, y, epochs, threads=None, on_epoch=None, validation=None,
+        stop_early=true))]
+    #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
         py: Python<'_>,
@@ -313,7 +363,9 @@ impl Model {
         epochs: usize,
         threads: Option<usize>,
         on_epoch: Option<Py<PyAny>>,
-    ) -> PyResult<Vec<(f64, f64, f64)>> {
+        validation: Option<(Bound<'_, PyAny>, PyReadonlyArrayDyn<'_, u8>)>,
+        stop_early: bool,
+    ) -> PyResult<Vec<EpochRow>> {
         let input = Input::new(x)?;
         let images = input.images()?;
         let labels = labels_slice(&y)?;
@@ -324,12 +376,28 @@ impl Model {
             rows: arch.rows,
             cols: arch.cols,
         };
+        let val_input = match &validation {
+            Some((vx, _)) => Some(Input::new(vx)?),
+            None => None,
+        };
+        let val_samples = match (&val_input, &validation) {
+            (Some(vi), Some((_, vy))) => Some(Samples {
+                images: vi.images()?,
+                labels: labels_slice(vy)?,
+                rows: arch.rows,
+                cols: arch.cols,
+            }),
+            _ => None,
+        };
+        if !stop_early {
+            self.drop_early_stopping()?;
+        }
         let trainer = self.trainer(threads)?;
         let before = trainer.epochs_done();
         trainer.set_epochs(epochs).map_err(py_err)?;
         let mut raised: Option<PyErr> = None;
         let result = py.detach(|| {
-            trainer.fit(&samples, None, &mut |event| {
+            trainer.fit(&samples, val_samples.as_ref(), &mut |event| {
                 let fastnn::Event::EpochEnd { stats, .. } = event else {
                     return Ok(());
                 };
@@ -356,7 +424,7 @@ impl Model {
         }
         Ok(trainer.history()[before..]
             .iter()
-            .map(|e| (e.loss, e.accuracy, e.seconds))
+            .map(|e| (e.loss, e.accuracy, e.seconds, e.val_accuracy))
             .collect())
     }
 
@@ -493,6 +561,18 @@ impl Model {
         }
     }
 
+    /// The per-epoch validation accuracies so far (None where an epoch had
+    /// no validation).
+    #[getter]
+    fn validation_scores(&self) -> Vec<Option<f64>> {
+        match &self.state {
+            State::Training { trainer, .. } => {
+                trainer.history().iter().map(|e| e.val_accuracy).collect()
+            }
+            State::Fitted(_) => Vec::new(),
+        }
+    }
+
     /// The network's shape and settings: rows, cols, hidden, activation,
     /// classes, preprocess, class_names, labels (JSON or None), dataset.
     fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -529,6 +609,10 @@ impl Model {
             .collect()
     }
 }
+
+/// An epoch as Python sees it: loss, accuracy, seconds, validation
+/// accuracy.
+type EpochRow = (f64, f64, f64, Option<f64>);
 
 /// A layer's weight and bias as numpy arrays.
 type LayerArrays<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>);

@@ -200,3 +200,48 @@ def test_diverging_training_is_an_error():
     X, y = blobs()
     with pytest.raises(FloatingPointError, match="training diverged"):
         MLPClassifier(solver="sgd", momentum=0.0, learning_rate_init=1e30, max_iter=5).fit(X * 1e6, y)
+
+
+def test_stopping_counts_epochs_as_scikit_learn_does():
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    X, y = blobs()
+    for params in (dict(tol=10.0, n_iter_no_change=2), dict(tol=10.0, n_iter_no_change=5)):
+        ours = MLPClassifier(max_iter=50, random_state=0, **params).fit(X, y)
+        theirs = SklearnMLP(max_iter=50, random_state=0, **params).fit(X, y)
+        assert ours.n_iter_ == theirs.n_iter_ == params["n_iter_no_change"] + 2
+        assert ours.best_loss_ == min(ours.loss_curve_) and ours.validation_scores_ is None
+
+
+def test_early_stopping_keeps_the_best_epoch(fashion):
+    from sklearn.model_selection import train_test_split
+
+    (x, y), _ = fashion
+    x, y = x[:6000].reshape(6000, -1), y[:6000]
+    m = MLPClassifier(hidden_layer_sizes=(64,), max_iter=60, learning_rate_init=0.01,
+                      early_stopping=True, n_iter_no_change=2, random_state=7).fit(x, y)
+    assert 3 <= m.n_iter_ < 60
+    assert len(m.validation_scores_) == m.n_iter_ == len(m.loss_curve_)
+    assert m.best_validation_score_ == max(m.validation_scores_) and m.best_loss_ is None
+    # scikit-learn's split (stratified, with the seed): the weights kept are
+    # the best epoch's.
+    _, x_val, _, y_val = train_test_split(x, y, test_size=0.1, random_state=7, stratify=y)
+    assert m.score(x_val, y_val) == m.best_validation_score_
+    # partial_fit continues one epoch at a time, without stopping.
+    n = m.n_iter_
+    m.partial_fit(x, y)
+    assert m.n_iter_ == n + 1
+
+
+def test_alpha_and_nesterov_are_the_command_lines(cli, fashion, tmp_path):
+    (x, y), (xt, _) = fashion
+    path = tmp_path / "cli.safetensors"
+    cli("train", "--epochs", "1", "--l2", "0.001", "--optimizer", "nesterov", "--lr", "0.01",
+        "--momentum", "0.9", "--quiet", "--save", path)
+    py = MLPClassifier.preset("fashion", max_iter=1, alpha=0.001, solver="sgd",
+                              nesterovs_momentum=True, learning_rate_init=0.01,
+                              momentum=0.9).fit(x, y)
+    assert np.array_equal(fastnn.load(path).predict_proba(xt), py.predict_proba(xt))
+    plain = MLPClassifier.preset("fashion", max_iter=1, solver="sgd", learning_rate_init=0.01,
+                                 momentum=0.9).fit(x, y)
+    assert not np.array_equal(plain.predict_proba(xt), py.predict_proba(xt))

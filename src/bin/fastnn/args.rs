@@ -16,6 +16,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once; the train flags are many
 pub enum Command {
     /// Train a network, evaluate it on the test set and show predictions,
     /// like the TensorFlow/Keras tutorial programs.

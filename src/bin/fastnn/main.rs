@@ -97,6 +97,9 @@ fn train(a: TrainArgs) -> Result<()> {
         Ok(())
     })?;
     let train_seconds = started.elapsed().as_secs_f64();
+    if let Some(stop) = run.stop_report() {
+        println!("{stop}");
+    }
 
     let (ds, trainer) = (run.dataset(), run.trainer());
     let test = trainer.evaluate(&ds.test())?;
@@ -162,6 +165,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     let ds = model_dataset(&a.model, &loaded, a.dataset.as_deref())?;
     let eval = evaluate(&engine, &loaded.network, &ds.test())?;
     print_eval(&eval);
+    print!("\n{}", eval.report(loaded.network.class_names()));
     if let Some(path) = &a.json {
         fastnn::write_json(path, &eval)?;
     }

@@ -190,6 +190,9 @@ fn line_tail(s: &EpochStats) -> String {
     if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
         t += &format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}");
     }
+    if let Some(lr) = s.lr {
+        t += &format!(" - lr: {lr:.3e}");
+    }
     t
 }
 

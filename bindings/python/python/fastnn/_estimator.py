@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -56,13 +57,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     solver : {"adam", "sgd"}, default="adam"
         Adam, or SGD with (Keras's, not Nesterov's) momentum.
     alpha : float, default=0.0001
-        Strength of the L2 penalty.
+        Strength of the L2 penalty (sklearn's form: ``alpha / 2 · ‖W‖²``
+        over the batch size is added to each batch's loss; ``loss_curve_``
+        shows the data loss alone).
     batch_size : int or "auto", default="auto"
         Images per step; "auto" is ``min(200, n_samples)``.
     learning_rate_init : float, default=0.001
         The (constant) learning rate.
     max_iter : int, default=200
-        Epochs: passes over the training data.
+        Epochs: passes over the training data, unless the training loss
+        (or, with ``early_stopping``, the validation score) stops improving
+        first.
     random_state : int, RandomState or None, default=None
         An int is the seed of the initial weights and every epoch's shuffle
         (fastnn's ``--seed``): the same seed gives the same model, bit for
@@ -71,15 +76,24 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Print each epoch's loss.
     momentum : float, default=0.9
         SGD momentum, in [0, 1).
+    nesterovs_momentum : bool, default=True
+        SGD with Nesterov's momentum.
+    tol : float, default=1e-4
+        The least improvement of the training loss (or, with
+        ``early_stopping``, of the validation score) that counts.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data and stop when
-        its score has not improved for ``n_iter_no_change`` epochs.
+        Hold out ``validation_fraction`` of the training data (stratified,
+        drawn with ``random_state``: a copy of the rest), stop when its
+        accuracy has not improved by ``tol`` for more than
+        ``n_iter_no_change`` epochs, and keep the best epoch's weights.
     validation_fraction : float, default=0.1
         The share held out for early stopping.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's settings.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Epochs without an improvement of ``tol`` that are tolerated: the
+        next one stops training (as in scikit-learn), watching the training
+        loss, or the validation score with ``early_stopping``.
     threads : int or None, default=None
         Worker threads (None: one per core). Results do not depend on it.
         In a parallel search (``n_jobs > 1``) give each job fewer.
@@ -101,6 +115,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         The mean training loss of each epoch.
     n_iter_ : int
         Epochs trained.
+    best_loss_ : float or None
+        The lowest training loss (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        The validation accuracy of each epoch (with ``early_stopping``).
+    best_validation_score_ : float or None
+        The best of them; the model holds that epoch's weights.
     n_features_in_ : int
         Values per sample (pixels per image).
     """
@@ -118,6 +138,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=False,
         momentum=0.9,
+        nesterovs_momentum=True,
+        tol=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
         beta_1=0.9,
@@ -137,6 +159,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.tol = tol
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.beta_1 = beta_1
@@ -212,6 +236,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         number("beta_1", self.beta_1, 0, 1, high_open=True)
         number("beta_2", self.beta_2, 0, 1, high_open=True)
         number("epsilon", self.epsilon, 0, np.inf, low_open=True)
+        number("tol", self.tol, 0, np.inf)
         if self.threads is not None:
             positive_int("threads", self.threads)
         return [int(s) for s in sizes]
@@ -293,10 +318,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         classes, y_idx = np.unique(y, return_inverse=True)
         self._set_classes(classes)
         y_idx = np.ascontiguousarray(y_idx, dtype=np.uint8)
-        self._model = self._create(X, shape, hidden)
+        seed = self._seed()
+        validation = None
+        if self.early_stopping:
+            # scikit-learn's split: stratified, drawn with the seed.
+            X, X_val, y_idx, y_val = train_test_split(
+                X, y_idx, test_size=self.validation_fraction, random_state=seed, stratify=y_idx
+            )
+            validation = (X_val, y_val)
+            stopping = ("val_accuracy", self.n_iter_no_change + 1, float(self.tol), True)
+        else:
+            stopping = ("loss", self.n_iter_no_change + 1, float(self.tol), False)
+        self._model = self._create(X, shape, hidden, seed, stopping)
         self._image_shape = shape
         self.loss_curve_ = []
-        self._train(X, y_idx, self.max_iter)
+        self._train(X, y_idx, self.max_iter, validation)
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -311,17 +347,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
             self._set_classes(np.unique(classes))
-            self._model = self._create(X, shape, hidden)
+            self._model = self._create(X, shape, hidden, self._seed(), None)
             self._image_shape = shape
             self.loss_curve_ = []
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(
                 f"classes {classes!r} differ from the classes of the first call {self.classes_!r}"
             )
-        self._train(X, self._labels(y), self._model.epochs_done + 1)
+        self._train(X, self._labels(y), self._model.epochs_done + 1, stop_early=False)
         return self
 
-    def _create(self, X, shape, hidden):
+    def _create(self, X, shape, hidden, seed, stopping):
         n = X.shape[0]
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
         return _fastnn.Model.create(
@@ -334,26 +370,44 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             hidden,
             self.activation,
             self.solver,
+            bool(self.nesterovs_momentum),
             float(self.learning_rate_init),
             float(self.beta_1),
             float(self.beta_2),
             float(self.epsilon),
             float(self.momentum),
+            float(self.alpha),
             batch,
             int(self.max_iter),
             self.preprocess,
-            self._seed(),
+            seed,
+            stopping,
         )
 
-    def _train(self, X, y_idx, epochs):
+    def _train(self, X, y_idx, epochs, validation=None, stop_early=True):
         def report(epoch, loss, accuracy, seconds):
             print(f"Iteration {epoch}, loss = {loss:.8f}")
 
         on_epoch = report if self.verbose else None
-        self._model.fit(X, y_idx, epochs, threads=self.threads, on_epoch=on_epoch)
-        self.loss_curve_ = list(self._model.loss_curve)
-        self.n_iter_ = self._model.epochs_done
-        self.class_names_ = list(self._model.describe()["class_names"])
+        self._model.fit(
+            X, y_idx, epochs, threads=self.threads, on_epoch=on_epoch,
+            validation=validation, stop_early=stop_early,
+        )
+        self._fitted_attributes(self._model)
+
+    def _fitted_attributes(self, model):
+        self.loss_curve_ = list(model.loss_curve)
+        self.n_iter_ = model.epochs_done
+        self.class_names_ = list(model.describe()["class_names"])
+        scores = [s for s in model.validation_scores if s is not None]
+        if scores:
+            self.validation_scores_ = scores
+            self.best_validation_score_ = max(scores)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
 
     # -- using the network --------------------------------------------------
 
@@ -450,10 +504,8 @@ def load(path, **params):
     else:
         classes = np.asarray(json.loads(info["labels"]))
     est.classes_ = classes
-    est.class_names_ = list(info["class_names"])
     est.n_features_in_ = info["rows"] * info["cols"]
     est._image_shape = (info["rows"], info["cols"])
     est._model = model
-    est.loss_curve_ = list(model.loss_curve)
-    est.n_iter_ = model.epochs_done
+    est._fitted_attributes(model)
     return est
