@@ -382,34 +382,59 @@ fn config(s: &FastnnTrainSettings) -> Result<TrainConfig, Failure> {
     })
 }
 
-/// Trains a network on `samples` and stores it in `*out`.
+/// The body of `fastnn_train_u8` and `_f32`: trains a network on `count`
+/// images of `rows × cols` values of type `T` (`images` says how the
+/// library reads them) and stores the model in `*out`.
 ///
 /// # Safety
-/// `out` is null or points to writable memory for a pointer.
-unsafe fn train(
-    engine: &FastnnEngine,
-    settings: &FastnnTrainSettings,
-    samples: &Samples,
+/// As `fastnn_train_u8`, with `data` holding `count · rows · cols` values.
+#[allow(clippy::too_many_arguments)]
+unsafe fn train_from<T>(
+    engine: *const FastnnEngine,
+    settings: *const FastnnTrainSettings,
+    data: *const T,
+    labels: *const u8,
+    count: usize,
+    rows: usize,
+    cols: usize,
     classes: usize,
     out: *mut *mut FastnnModel,
-) -> Result<(), Failure> {
-    if out.is_null() {
-        return Err(argument("out is null"));
-    }
-    if classes > 256 {
-        return Err(argument(format!(
-            "{classes} classes: labels are bytes, so at most 256"
-        )));
-    }
-    let config = config(settings)?;
-    let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
-    let net = config.build_network(samples, &names)?;
-    let mut trainer = Trainer::new(&engine.0, net, config)?;
-    trainer.fit(samples, None, &mut |_| Ok(()))?;
-    let handle = Box::into_raw(Box::new(FastnnModel(trainer.into_network())));
-    // SAFETY: `out` is non-null and writable by the caller's contract.
-    unsafe { out.write(handle) };
-    Ok(())
+    images: impl for<'a> Fn(&'a [T]) -> Images<'a>,
+) -> FastnnStatus {
+    guard(|| {
+        // SAFETY: the caller's contract on the arguments.
+        let engine = unsafe { reference(engine, "engine") }?;
+        // SAFETY: as above.
+        let settings = unsafe { reference(settings, "settings") }?;
+        let n = values(values(count, rows, "images")?, cols, "images")?;
+        // SAFETY: as above.
+        let data = unsafe { slice(data, n, "images") }?;
+        // SAFETY: as above.
+        let labels = unsafe { slice(labels, count, "labels") }?;
+        if out.is_null() {
+            return Err(argument("out is null"));
+        }
+        if classes > 256 {
+            return Err(argument(format!(
+                "{classes} classes: labels are bytes, so at most 256"
+            )));
+        }
+        let samples = Samples {
+            images: images(data),
+            labels,
+            rows,
+            cols,
+        };
+        let config = config(settings)?;
+        let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
+        let net = config.build_network(&samples, &names)?;
+        let mut trainer = Trainer::new(&engine.0, net, config)?;
+        trainer.fit(&samples, None, &mut |_| Ok(()))?;
+        let handle = Box::into_raw(Box::new(FastnnModel(trainer.into_network())));
+        // SAFETY: `out` is non-null and writable by the caller's contract.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
 }
 
 /// Trains a network on `count` images of `rows × cols` u8 pixels
@@ -434,20 +459,21 @@ pub unsafe extern "C" fn fastnn_train_u8(
     classes: usize,
     out: *mut *mut FastnnModel,
 ) -> FastnnStatus {
-    guard(|| {
-        // SAFETY: the caller's contract on the arguments.
-        let engine = unsafe { reference(engine, "engine") }?;
-        // SAFETY: as above.
-        let settings = unsafe { reference(settings, "settings") }?;
-        let n = values(values(count, rows, "pixels")?, cols, "pixels")?;
-        // SAFETY: as above.
-        let pixels = unsafe { slice(pixels, n, "pixels") }?;
-        // SAFETY: as above.
-        let labels = unsafe { slice(labels, count, "labels") }?;
-        let samples = Samples::from_u8(pixels, labels, rows, cols);
-        // SAFETY: as above.
-        unsafe { train(engine, settings, &samples, classes, out) }
-    })
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        train_from(
+            engine,
+            settings,
+            pixels,
+            labels,
+            count,
+            rows,
+            cols,
+            classes,
+            out,
+            |p| Images::U8(p),
+        )
+    }
 }
 
 /// `fastnn_train_u8` on f32 inputs (`count · rows · cols` values), used as
@@ -467,55 +493,68 @@ pub unsafe extern "C" fn fastnn_train_f32(
     classes: usize,
     out: *mut *mut FastnnModel,
 ) -> FastnnStatus {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        train_from(
+            engine,
+            settings,
+            values,
+            labels,
+            count,
+            rows,
+            cols,
+            classes,
+            out,
+            |v| Images::F32(v),
+        )
+    }
+}
+
+/// The body of `fastnn_predict_u8` and `_f32`: the class probabilities of
+/// `count` images of values of type `T` into `probabilities` (`count ×
+/// classes`, row-major), which holds `probabilities_len` floats.
+///
+/// # Safety
+/// As `fastnn_predict_u8`, with `data` holding `count · inputs` values.
+unsafe fn predict_from<T>(
+    engine: *const FastnnEngine,
+    model: *const FastnnModel,
+    data: *const T,
+    count: usize,
+    probabilities: *mut f32,
+    probabilities_len: usize,
+    images: impl for<'a> Fn(&'a [T]) -> Images<'a>,
+) -> FastnnStatus {
     guard(|| {
         // SAFETY: the caller's contract on the arguments.
         let engine = unsafe { reference(engine, "engine") }?;
         // SAFETY: as above.
-        let settings = unsafe { reference(settings, "settings") }?;
-        let n = self::values(self::values(count, rows, "values")?, cols, "values")?;
+        let model = unsafe { reference(model, "model") }?;
+        let arch = model.0.architecture();
+        let n = values(count, arch.inputs(), "images")?;
         // SAFETY: as above.
-        let values = unsafe { slice(values, n, "values") }?;
-        // SAFETY: as above.
-        let labels = unsafe { slice(labels, count, "labels") }?;
-        let samples = Samples::from_f32(values, labels, rows, cols);
-        // SAFETY: as above.
-        unsafe { train(engine, settings, &samples, classes, out) }
+        let data = unsafe { slice(data, n, "images") }?;
+        let classes = arch.classes;
+        let needed = values(count, classes, "probabilities")?;
+        if probabilities.is_null() {
+            return Err(argument("probabilities is null"));
+        }
+        if probabilities_len < needed {
+            return Err(argument(format!(
+                "probabilities holds {probabilities_len} floats; {count} images of {classes} \
+                 classes need {needed}"
+            )));
+        }
+        let indices: Vec<usize> = (0..count).collect();
+        let rows = fastnn::predict(&engine.0, &model.0, images(data), &indices)?;
+        // SAFETY: non-null and `probabilities_len ≥ needed` writable floats
+        // by the caller's contract; nothing else refers to them meanwhile.
+        let out = unsafe { std::slice::from_raw_parts_mut(probabilities, needed) };
+        for (dst, p) in out.chunks_exact_mut(classes).zip(&rows) {
+            dst.copy_from_slice(p);
+        }
+        Ok(())
     })
-}
-
-/// Writes the class probabilities of `count` images into `probabilities`
-/// (`count × classes`, row-major), which must hold `probabilities_len ≥
-/// count · classes` floats.
-///
-/// # Safety
-/// `probabilities` points to `probabilities_len` writable floats.
-unsafe fn predict_into(
-    engine: &FastnnEngine,
-    model: &FastnnModel,
-    images: Images,
-    count: usize,
-    probabilities: *mut f32,
-    probabilities_len: usize,
-) -> Result<(), Failure> {
-    let classes = model.0.architecture().classes;
-    let needed = values(count, classes, "probabilities")?;
-    if probabilities.is_null() {
-        return Err(argument("probabilities is null"));
-    }
-    if probabilities_len < needed {
-        return Err(argument(format!(
-            "probabilities holds {probabilities_len} floats; {count} images of {classes} classes need {needed}"
-        )));
-    }
-    let indices: Vec<usize> = (0..count).collect();
-    let rows = fastnn::predict(&engine.0, &model.0, images, &indices)?;
-    // SAFETY: non-null and `probabilities_len ≥ needed` writable floats by
-    // the caller's contract; nothing else refers to them during the call.
-    let out = unsafe { std::slice::from_raw_parts_mut(probabilities, needed) };
-    for (dst, p) in out.chunks_exact_mut(classes.max(1)).zip(&rows) {
-        dst.copy_from_slice(p);
-    }
-    Ok(())
 }
 
 /// Class probabilities of `count` images of u8 pixels (each of the
@@ -535,26 +574,18 @@ pub unsafe extern "C" fn fastnn_predict_u8(
     probabilities: *mut f32,
     probabilities_len: usize,
 ) -> FastnnStatus {
-    guard(|| {
-        // SAFETY: the caller's contract on the arguments.
-        let engine = unsafe { reference(engine, "engine") }?;
-        // SAFETY: as above.
-        let model = unsafe { reference(model, "model") }?;
-        let n = values(count, model.0.architecture().inputs(), "pixels")?;
-        // SAFETY: as above.
-        let pixels = unsafe { slice(pixels, n, "pixels") }?;
-        // SAFETY: as above.
-        unsafe {
-            predict_into(
-                engine,
-                model,
-                Images::U8(pixels),
-                count,
-                probabilities,
-                probabilities_len,
-            )
-        }
-    })
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        predict_from(
+            engine,
+            model,
+            pixels,
+            count,
+            probabilities,
+            probabilities_len,
+            |p| Images::U8(p),
+        )
+    }
 }
 
 /// `fastnn_predict_u8` on f32 inputs (`count · inputs` values, used as
@@ -571,26 +602,18 @@ pub unsafe extern "C" fn fastnn_predict_f32(
     probabilities: *mut f32,
     probabilities_len: usize,
 ) -> FastnnStatus {
-    guard(|| {
-        // SAFETY: the caller's contract on the arguments.
-        let engine = unsafe { reference(engine, "engine") }?;
-        // SAFETY: as above.
-        let model = unsafe { reference(model, "model") }?;
-        let n = self::values(count, model.0.architecture().inputs(), "values")?;
-        // SAFETY: as above.
-        let values = unsafe { slice(values, n, "values") }?;
-        // SAFETY: as above.
-        unsafe {
-            predict_into(
-                engine,
-                model,
-                Images::F32(values),
-                count,
-                probabilities,
-                probabilities_len,
-            )
-        }
-    })
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        predict_from(
+            engine,
+            model,
+            values,
+            count,
+            probabilities,
+            probabilities_len,
+            |v| Images::F32(v),
+        )
+    }
 }
 
 /// Accuracy and mean loss of `model` on `count` labelled images of u8

@@ -62,60 +62,52 @@ fn engine(threads: Option<usize>) -> PyResult<Engine> {
     Ok(e)
 }
 
-/// Called in a forked child: forgets the parent's engines without
-/// dropping them (their threads do not exist here).
+/// Called in a forked child: from now on, engines and trainers are made
+/// anew. The parent's stay in the cache, never used and never dropped
+/// (their threads do not exist here); the cache is not even locked, in
+/// case the fork caught another thread holding the lock.
 #[pyfunction]
 fn _after_fork_in_child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
-    let mut cache = ENGINES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(old) = cache.take() {
-        std::mem::forget(old);
-    }
 }
 
-/// Image values borrowed from a numpy array: u8 pixels or f32 values,
-/// C-contiguous, with the image count.
-struct Input<'py> {
-    _u8: Option<PyReadonlyArrayDyn<'py, u8>>,
-    _f32: Option<PyReadonlyArrayDyn<'py, f32>>,
-    count: usize,
+/// Image values borrowed from a numpy array: u8 pixels or f32 values.
+enum Input<'py> {
+    Pixels(PyReadonlyArrayDyn<'py, u8>),
+    Values(PyReadonlyArrayDyn<'py, f32>),
 }
 
 impl<'py> Input<'py> {
-    /// Borrows `x` ((N, …) uint8 or float32, C-contiguous).
+    /// Borrows `x`, a uint8 or float32 array of shape (N, …).
     fn new(x: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let count = |shape: &[usize]| shape.first().copied().unwrap_or(0);
         if let Ok(a) = x.cast::<PyArrayDyn<u8>>() {
-            let a = a.try_readonly()?;
-            let n = count(a.shape());
-            return Ok(Input {
-                _u8: Some(a),
-                _f32: None,
-                count: n,
-            });
+            return Ok(Input::Pixels(a.try_readonly()?));
         }
         if let Ok(a) = x.cast::<PyArrayDyn<f32>>() {
-            let a = a.try_readonly()?;
-            let n = count(a.shape());
-            return Ok(Input {
-                _u8: None,
-                _f32: Some(a),
-                count: n,
-            });
+            return Ok(Input::Values(a.try_readonly()?));
         }
         Err(PyValueError::new_err(
             "expected a uint8 or float32 numpy array",
         ))
     }
 
+    /// The number of images (the first dimension).
+    fn count(&self) -> usize {
+        let shape = match self {
+            Input::Pixels(a) => a.shape(),
+            Input::Values(a) => a.shape(),
+        };
+        shape.first().copied().unwrap_or(0)
+    }
+
+    /// The values, where they lie (the array must be C-contiguous).
     fn images(&self) -> PyResult<Images<'_>> {
         let contiguous =
             || PyValueError::new_err("the array must be C-contiguous (np.ascontiguousarray)");
-        match (&self._u8, &self._f32) {
-            (Some(a), _) => Ok(Images::U8(a.as_slice().map_err(|_| contiguous())?)),
-            (_, Some(a)) => Ok(Images::F32(a.as_slice().map_err(|_| contiguous())?)),
-            _ => unreachable!("an input holds one array"),
-        }
+        Ok(match self {
+            Input::Pixels(a) => Images::U8(a.as_slice().map_err(|_| contiguous())?),
+            Input::Values(a) => Images::F32(a.as_slice().map_err(|_| contiguous())?),
+        })
     }
 }
 
@@ -124,12 +116,15 @@ fn labels_slice<'a>(y: &'a PyReadonlyArrayDyn<'_, u8>) -> PyResult<&'a [u8]> {
         .map_err(|_| PyValueError::new_err("the labels must be a contiguous uint8 array"))
 }
 
-/// The settings of a run, from the estimator's already validated values.
-#[allow(clippy::too_many_arguments)]
-fn config(
+/// The settings of a run: the estimator's values, validated and mapped
+/// in Python, as a dict. `stopping` is `(monitor, patience, min_delta,
+/// restore_best)`, the monitor `"val_accuracy"` or `"loss"`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Settings {
     hidden: Vec<usize>,
-    activation: &str,
-    solver: &str,
+    activation: String,
+    solver: String,
     nesterov: bool,
     learning_rate: f32,
     beta_1: f32,
@@ -139,18 +134,38 @@ fn config(
     alpha: f32,
     batch_size: usize,
     epochs: usize,
-    preprocess: &str,
+    preprocess: String,
     seed: u64,
-    stopping: Option<(&str, usize, f64, bool)>,
-) -> PyResult<TrainConfig> {
+    stopping: Option<(String, usize, f64, bool)>,
+}
+
+/// The library's settings for the estimator's.
+fn config(settings: Settings) -> PyResult<TrainConfig> {
+    let Settings {
+        hidden,
+        activation,
+        solver,
+        nesterov,
+        learning_rate,
+        beta_1,
+        beta_2,
+        epsilon,
+        momentum,
+        alpha,
+        batch_size,
+        epochs,
+        preprocess,
+        seed,
+        stopping,
+    } = settings;
     let bad = |what: &str, v: &str| PyValueError::new_err(format!("unknown {what} {v:?}"));
-    let activation = match activation {
+    let activation = match activation.as_str() {
         "relu" => Activation::Relu,
         "logistic" | "sigmoid" => Activation::Sigmoid,
         "tanh" => Activation::Tanh,
         other => return Err(bad("activation", other)),
     };
-    let optimizer = match solver {
+    let optimizer = match solver.as_str() {
         "adam" => OptimizerConfig::Adam(AdamConfig {
             lr: learning_rate,
             beta1: beta_1,
@@ -167,7 +182,7 @@ fn config(
         }),
         other => return Err(bad("solver", other)),
     };
-    let preprocess = match preprocess {
+    let preprocess = match preprocess.as_str() {
         "scale" => Preprocess::Scale,
         "keras-normalize" => Preprocess::KerasNormalize,
         "standardize" => Preprocess::Standardize,
@@ -177,7 +192,7 @@ fn config(
     let early_stopping = match stopping {
         None => None,
         Some((monitor, patience, min_delta, restore_best)) => Some(EarlyStopping {
-            monitor: match monitor {
+            monitor: match monitor.as_str() {
                 "val_accuracy" => Monitor::ValAccuracy,
                 "loss" => Monitor::Loss,
                 other => return Err(bad("monitor", other)),
@@ -269,12 +284,10 @@ impl Model {
 #[pymethods]
 impl Model {
     /// A fresh network and trainer for images of `rows × cols` like `x`
-    /// (whose pixels fit the preprocessing constants) and `classes`.
+    /// (whose pixels fit the preprocessing constants), the classes named
+    /// `class_names`, the labels `labels_json` (a JSON array, kept in the
+    /// model file) and the `settings`.
     #[staticmethod]
-    #[pyo3(signature = (x, rows, cols, class_names, labels_json, threads, hidden, activation,
-        solver, nesterov, learning_rate, beta_1, beta_2, epsilon, momentum, alpha, batch_size,
-        epochs, preprocess, seed, stopping))]
-    #[allow(clippy::too_many_arguments)]
     fn create(
         x: &Bound<'_, PyAny>,
         rows: usize,
@@ -282,41 +295,9 @@ impl Model {
         class_names: Vec<String>,
         labels_json: Option<&str>,
         threads: Option<usize>,
-        hidden: Vec<usize>,
-        activation: &str,
-        solver: &str,
-        nesterov: bool,
-        learning_rate: f32,
-        beta_1: f32,
-        beta_2: f32,
-        epsilon: f32,
-        momentum: f32,
-        alpha: f32,
-        batch_size: usize,
-        epochs: usize,
-        preprocess: &str,
-        seed: u64,
-        stopping: Option<(String, usize, f64, bool)>,
+        settings: Settings,
     ) -> PyResult<Model> {
-        let config = config(
-            hidden,
-            activation,
-            solver,
-            nesterov,
-            learning_rate,
-            beta_1,
-            beta_2,
-            epsilon,
-            momentum,
-            alpha,
-            batch_size,
-            epochs,
-            preprocess,
-            seed,
-            stopping
-                .as_ref()
-                .map(|(m, p, d, r)| (m.as_str(), *p, *d, *r)),
-        )?;
+        let config = config(settings)?;
         let labels = labels_json.map(serde_json_labels).transpose()?;
         let input = Input::new(x)?;
         let images = input.images()?;
@@ -442,12 +423,12 @@ impl Model {
         let engine = engine(threads)?;
         let net = self.network();
         let classes = net.architecture().classes;
-        let indices: Vec<usize> = (0..input.count).collect();
+        let indices: Vec<usize> = (0..input.count()).collect();
         let probs = py
             .detach(|| fastnn::predict(&engine, net, images, &indices))
             .map_err(py_err)?;
         let flat: Vec<f32> = probs.into_iter().flatten().collect();
-        PyArray1::from_vec(py, flat).reshape([input.count, classes])
+        PyArray1::from_vec(py, flat).reshape([input.count(), classes])
     }
 
     /// `(loss, accuracy)` on the images `x` with class indices `y`.

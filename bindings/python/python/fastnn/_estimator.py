@@ -259,13 +259,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             shape = X.shape[1:]
             X = X.reshape(X.shape[0], -1)
         if y is None and not reset:
-            X = validate_data(
-                self, X, reset=False, dtype=_DTYPES
-            )
+            X = validate_data(self, X, reset=False, dtype=_DTYPES)
         else:
-            X, y = validate_data(
-                self, X, y, reset=reset, dtype=_DTYPES
-            )
+            X, y = validate_data(self, X, y, reset=reset, dtype=_DTYPES)
         if X.dtype == np.uint8:
             X = np.ascontiguousarray(X)
         else:
@@ -360,28 +356,26 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _create(self, X, shape, hidden, seed, stopping):
         n = X.shape[0]
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
+        settings = dict(
+            hidden=hidden,
+            activation=self.activation,
+            solver=self.solver,
+            nesterov=bool(self.nesterovs_momentum),
+            learning_rate=float(self.learning_rate_init),
+            beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2),
+            epsilon=float(self.epsilon),
+            momentum=float(self.momentum),
+            alpha=float(self.alpha),
+            batch_size=batch,
+            epochs=int(self.max_iter),
+            preprocess=self.preprocess,
+            seed=seed,
+            stopping=stopping,
+        )
         return _fastnn.Model.create(
-            X,
-            shape[0],
-            shape[1],
-            [str(c) for c in self.classes_],
-            self._labels_json(),
-            self.threads,
-            hidden,
-            self.activation,
-            self.solver,
-            bool(self.nesterovs_momentum),
-            float(self.learning_rate_init),
-            float(self.beta_1),
-            float(self.beta_2),
-            float(self.epsilon),
-            float(self.momentum),
-            float(self.alpha),
-            batch,
-            int(self.max_iter),
-            self.preprocess,
-            seed,
-            stopping,
+            X, shape[0], shape[1], [str(c) for c in self.classes_], self._labels_json(),
+            self.threads, settings,
         )
 
     def _train(self, X, y_idx, epochs, validation=None, stop_early=True):
@@ -470,11 +464,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
         if data is not None:
             self._model = _fastnn.Model.from_bytes(data)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
-        return tags
 
 
 def load(path, **params):
