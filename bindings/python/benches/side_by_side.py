@@ -57,7 +57,8 @@ with threadpool_limits({sklearn_threads}), warnings.catch_warnings():
     start = time.perf_counter()
     model.fit(x, y)
     seconds = time.perf_counter() - start
-blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
+    blas = [(i["internal_api"], i.get("architecture"), i["num_threads"])
+            for i in threadpool_info()]
 print(json.dumps(dict(seconds=seconds, accuracy=model.score(xt, yt), blas=blas)))
 """
 

@@ -70,6 +70,18 @@ def test_a_python_model_evaluates_in_fastnn_eval_to_its_score(
     assert result["accuracy"] == fashion_model.score(xt, yt)
 
 
+def test_a_model_trained_on_flat_rows_evaluates_on_the_images(cli, fashion, tmp_path):
+    (x, y), (xt, yt) = fashion
+    m = fastnn.MLPClassifier(hidden_layer_sizes=(32,), max_iter=1, random_state=0).fit(
+        x[:10000].reshape(10000, -1), y[:10000]
+    )
+    path = tmp_path / "flat.safetensors"
+    m.save(path)
+    cli("eval", "--model", path, "--dataset", "fashion", "--json", tmp_path / "e.json")
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["accuracy"] == m.score(xt.reshape(len(xt), -1), yt) == m.score(xt, yt)
+
+
 def test_the_preprocessing_travels_with_the_model(cli, mnist, tmp_path):
     (x, y), (xt, yt) = mnist
     for preprocess in ("keras-normalize", "standardize"):
