@@ -513,6 +513,14 @@ fn the_validation_split_is_the_end_of_the_training_set() {
     assert_eq!(training_part(100, 0.0), 100);
 }
 
+/// The standard output of a run that must have succeeded.
+fn succeeds(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out} {err}");
+    out
+}
+
 fn fastnn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fastnn"))
         .args(args)
@@ -565,12 +573,7 @@ fn the_command_line_validates_stops_early_schedules_and_logs() {
         "2",
         "--quiet",
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out} {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&o);
     assert!(out.contains("validation split 0.25"), "{out}");
     let epoch_lines: Vec<&str> = out.lines().filter(|l| l.contains("val_loss: ")).collect();
     assert_eq!(epoch_lines.len(), 6, "{out}");
@@ -599,12 +602,7 @@ fn the_command_line_validates_stops_early_schedules_and_logs() {
         "--threads",
         "1",
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out} {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&o);
     assert!(
         out.contains("early stopping patience 1 on val_loss"),
         "{out}"
@@ -685,12 +683,7 @@ fn validation_data_and_eval_metrics_from_the_command_line() {
         model.to_str().unwrap(),
         "--quiet",
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out} {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&o);
     assert_eq!(
         out.lines().filter(|l| l.contains("val_accuracy")).count(),
         2,

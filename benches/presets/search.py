@@ -43,6 +43,8 @@ CANDIDATES = {
         "f512-b128-e15-cos-d2-std-wd": "--hidden 512 --batch-size 128 --epochs 15 --schedule cosine --dropout 0.2 --preprocess standardize --optimizer adamw --weight-decay 0.05",
         "f768-b128-e12-cos-d2-std": "--hidden 768 --batch-size 128 --epochs 12 --schedule cosine --dropout 0.2 --preprocess standardize",
         "f512-b128-e15-cos-d2-std-shift1": "--hidden 512 --batch-size 128 --epochs 15 --schedule cosine --dropout 0.2 --preprocess standardize --augment shift=1",
+        "f512-b128-e20-cos-d2-std-wd": "--hidden 512 --batch-size 128 --epochs 20 --schedule cosine --dropout 0.2 --preprocess standardize --optimizer adamw --weight-decay 0.05",
+        "f1024-b128-e10-cos-d3-std-wd": "--hidden 1024 --batch-size 128 --epochs 10 --schedule cosine --dropout 0.3 --preprocess standardize --optimizer adamw --weight-decay 0.05",
         "f512-b128-e15-cos-d2-std": "--hidden 512 --batch-size 128 --epochs 15 --schedule cosine --dropout 0.2 --preprocess standardize",
     },
     "mnist": {

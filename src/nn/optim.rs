@@ -107,20 +107,25 @@ fn regularized(reg: &Regularization, slot: usize) -> bool {
     slot.is_multiple_of(2) && !reg.is_none()
 }
 
-/// [`rules::update_seq`] or [`rules::update_par`] by `par`.
-fn update_rule(
-    rule: Rule,
-    reg: Regularization,
-    w: &mut [f32],
-    g: &[f32],
-    s0: &mut [f32],
-    s1: &mut [f32],
-    par: Parallelism,
-) {
-    match par {
-        Parallelism::Sequential => rules::update_seq(rule, reg, w, g, s0, s1),
-        Parallelism::Tiles | Parallelism::RowBlocks => rules::update_par(rule, reg, w, g, s0, s1),
+/// Each buffer of `bufs` named `{prefix}.{i}`, for [`Optimizer::state`].
+fn named<'a>(prefix: &str, bufs: &'a [AlignedVec]) -> Vec<(String, &'a [f32])> {
+    bufs.iter()
+        .enumerate()
+        .map(|(i, b)| (format!("{prefix}.{i}"), &b[..]))
+        .collect()
+}
+
+/// Fills each buffer of `bufs` with the state named `{prefix}.{i}`, for
+/// [`Optimizer::restore`].
+fn restore_named(
+    prefix: &str,
+    bufs: &mut [AlignedVec],
+    get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
+) -> Result<()> {
+    for (i, b) in bufs.iter_mut().enumerate() {
+        get(&format!("{prefix}.{i}"), b)?;
     }
+    Ok(())
 }
 
 impl Optimizer for Adam {
@@ -163,7 +168,7 @@ impl Optimizer for Adam {
         let (m, v) = (&mut self.m[slot], &mut self.v[slot]);
         if regularized(&self.reg, slot) {
             let rule = Rule::Adam(self.step);
-            return update_rule(rule, self.reg, param, grad, m, v, par);
+            return rules::update(rule, self.reg, param, grad, m, v, par);
         }
         match par {
             Parallelism::Sequential => adam_seq(self.step, param, grad, m, v),
@@ -184,17 +189,9 @@ impl Optimizer for Adam {
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        let m = self
-            .m
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("adam.m.{i}"), &b[..]));
-        let v = self
-            .v
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("adam.v.{i}"), &b[..]));
-        m.chain(v).collect()
+        let mut state = named("adam.m", &self.m);
+        state.extend(named("adam.v", &self.v));
+        state
     }
 
     fn restore(
@@ -202,12 +199,8 @@ impl Optimizer for Adam {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        for (i, b) in self.m.iter_mut().enumerate() {
-            get(&format!("adam.m.{i}"), b)?;
-        }
-        for (i, b) in self.v.iter_mut().enumerate() {
-            get(&format!("adam.v.{i}"), b)?;
-        }
+        restore_named("adam.m", &mut self.m, get)?;
+        restore_named("adam.v", &mut self.v, get)?;
         self.t = steps;
         Ok(())
     }
@@ -298,7 +291,7 @@ impl Optimizer for Sgd {
             } else {
                 Regularization::default()
             };
-            return update_rule(rule, reg, param, grad, vel, &mut [], par);
+            return rules::update(rule, reg, param, grad, vel, &mut [], par);
         }
         match par {
             Parallelism::Sequential => sgd_seq(lr, momentum, param, grad, vel),
@@ -320,11 +313,7 @@ impl Optimizer for Sgd {
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        self.velocity
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("sgd.velocity.{i}"), &b[..]))
-            .collect()
+        named("sgd.velocity", &self.velocity)
     }
 
     fn restore(
@@ -332,9 +321,7 @@ impl Optimizer for Sgd {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        for (i, b) in self.velocity.iter_mut().enumerate() {
-            get(&format!("sgd.velocity.{i}"), b)?;
-        }
+        restore_named("sgd.velocity", &mut self.velocity, get)?;
         self.t = steps;
         Ok(())
     }
@@ -403,7 +390,7 @@ impl Optimizer for RmsProp {
             Regularization::default()
         };
         let v = &mut self.mean_square[slot];
-        update_rule(
+        rules::update(
             Rule::RmsProp { lr, rho, eps },
             reg,
             param,
@@ -419,11 +406,7 @@ impl Optimizer for RmsProp {
     }
 
     fn state(&self) -> Vec<(String, &[f32])> {
-        self.mean_square
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("rmsprop.v.{i}"), &b[..]))
-            .collect()
+        named("rmsprop.v", &self.mean_square)
     }
 
     fn restore(
@@ -431,9 +414,7 @@ impl Optimizer for RmsProp {
         steps: u64,
         get: &mut dyn FnMut(&str, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        for (i, b) in self.mean_square.iter_mut().enumerate() {
-            get(&format!("rmsprop.v.{i}"), b)?;
-        }
+        restore_named("rmsprop.v", &mut self.mean_square, get)?;
         self.t = steps;
         Ok(())
     }

@@ -12,6 +12,7 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::Parallelism;
 use crate::kernels::eltwise::{AdamStep, MOMENT_FLOOR};
 
 /// Below this many parameters an update runs on one thread.
@@ -130,6 +131,22 @@ pub(crate) fn update_seq(
                 *w = *w - decay * *w - lr * g / (v.sqrt() + eps);
             }
         }
+    }
+}
+
+/// [`update_seq`] or [`update_par`] by `par`.
+pub(crate) fn update(
+    rule: Rule,
+    reg: Regularization,
+    w: &mut [f32],
+    g: &[f32],
+    s0: &mut [f32],
+    s1: &mut [f32],
+    par: Parallelism,
+) {
+    match par {
+        Parallelism::Sequential => update_seq(rule, reg, w, g, s0, s1),
+        Parallelism::Tiles | Parallelism::RowBlocks => update_par(rule, reg, w, g, s0, s1),
     }
 }
 
