@@ -65,6 +65,7 @@ fn main() -> fastnn::Result<()> {
     let path = std::env::temp_dir().join("fastnn-embed-example.safetensors");
     let provenance = Provenance {
         dataset: "fashion".into(),
+        labels: None,
     };
     save_model(&path, &net, &provenance)?;
     let back = load_model(&path)?.network;

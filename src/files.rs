@@ -282,11 +282,23 @@ const TEMP_PREFIX: &str = ".fastnn-tmp-";
 
 /// A temporary file in `dir` for writing `path`, named
 /// `.fastnn-tmp-<pid>-<random>`.
+/// Its permissions are those of the file it replaces, or, for a new file,
+/// what the process's umask leaves of `rw-rw-rw-`, as for any file a
+/// program creates (not the `rw-------` of a bare temporary file).
 fn temp_in(dir: &Path, path: &Path) -> Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0o666, |m| m.permissions().mode() & 0o7777);
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    builder.tempfile_in(dir).map_err(|e| Error::io(path, e))
 }
 
 /// Writes into a FIFO, device or `/dev`/`/proc` path as it is: opened
@@ -362,11 +374,16 @@ impl Drop for LiveTemp {
 /// handler (Ctrl-C, SIGTERM) that then ends the process, so that an
 /// interrupted save leaves nothing behind. The targets are untouched.
 pub fn remove_temp_files() {
+    remove_listed(|_| true);
+}
+
+/// Removes the listed temporary files that `which` selects.
+fn remove_listed(which: impl Fn(&Path) -> bool) {
     let live = match LIVE.lock() {
         Ok(live) => live.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
     };
-    for path in live {
+    for path in live.iter().filter(|p| which(p)) {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -484,6 +501,24 @@ mod tests {
         assert_eq!(names(dir.path()), ["b.bin"]);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn new_files_get_the_usual_permissions_and_replaced_ones_keep_theirs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let new = dir.path().join("new.bin");
+        write_bytes(&new, b"x").unwrap();
+        // rw-rw-rw- less the umask: readable by others unless the umask says no.
+        assert_eq!(mode(&new) & 0o600, 0o600);
+        assert_ne!(mode(&new), 0o600, "a bare temporary file's mode");
+        let old = dir.path().join("old.bin");
+        std::fs::write(&old, b"o").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_bytes(&old, b"n").unwrap();
+        assert_eq!(mode(&old), 0o640);
+    }
+
     #[test]
     fn temporary_files_of_dead_processes_are_removed() {
         let dir = tempfile::tempdir().unwrap();
@@ -505,7 +540,8 @@ mod tests {
         let path = dir.path().join("d.bin");
         write_atomically(&path, |w| {
             assert_eq!(names(dir.path()).len(), 1, "the temporary file");
-            remove_temp_files();
+            // Only this test's: other tests write at the same time.
+            remove_listed(|p| p.starts_with(dir.path()));
             assert!(names(dir.path()).is_empty());
             w.write_all(b"x").map_err(|e| Error::io(&path, e))
         })

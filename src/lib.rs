@@ -64,6 +64,8 @@
 //!   plotting and font crates.
 //! - `cli` (default): the `fastnn` binary; derives clap's parsers on the
 //!   option types ([`TrainOptions`]) and enums.
+//! - `onnx` (default, with `cli`): [`onnx`], exporting a model as an ONNX
+//!   graph (`fastnn export`).
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -86,6 +88,8 @@ pub mod limits;
 pub mod model;
 #[doc(hidden)]
 pub mod nn;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 mod preprocess;
 mod run;
 mod samples;
@@ -106,7 +110,10 @@ pub use infer::{
     ClassMetrics, ClassificationReport, EVAL_BATCH, Evaluation, TopK, argmax, evaluate, likeliest,
     predict,
 };
-pub use model::{Loaded, Provenance, checkpoint_path, load_model, save_checkpoint, save_model};
+pub use model::{
+    Labels, Loaded, Provenance, checkpoint_bytes, checkpoint_path, load_bytes, load_model,
+    model_bytes, save_checkpoint, save_model,
+};
 pub use nn::{
     Activation, AdamConfig, Architecture, Augment, Dense, Elastic, Init, Loss, Network,
     OptimizerConfig, OptimizerKind, RmsPropConfig, SgdConfig,

@@ -6,7 +6,9 @@
 //! `layers.{l}.bias` (`outputs`); a checkpoint adds `optimizer.{name}`.
 //! Metadata keys (JSON values): `format` = `"fastnn-model"`, `format_version`,
 //! `fastnn_version`, `architecture`, `class_names`, `dataset`; checkpoints add
-//! `train_config`, `optimizer_steps`, `history`. Python reads them with
+//! `train_config`, `optimizer_steps`, `history`; a model whose classes are
+//! called by other values than their indices (one trained from Python on
+//! arbitrary labels) adds `labels`. Python reads them with
 //! `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
 //!
 //! Writes are atomic (a temporary file renamed over the target), so a good file is
@@ -18,6 +20,7 @@ use crate::nn::{AnyOptimizer, Architecture, Dense, Network, Optimizer};
 use crate::train::{EpochStats, TrainConfig, TrainState, Trainer};
 use crate::{Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -29,12 +32,56 @@ const FORMAT_VERSION: &str = "1";
 pub struct Provenance {
     /// The dataset it was trained on.
     pub dataset: String,
+    /// The values its users call the classes by, one per class in class
+    /// order, where these are not the class indices: the labels a model
+    /// was trained on from Python (`classes_`), so that it predicts them
+    /// again after loading. `None` for a model trained on a dataset, whose
+    /// labels are the class indices.
+    pub labels: Option<Labels>,
+}
+
+/// The values the classes of a model are called by (see
+/// [`Provenance::labels`]): stored as a JSON array in the metadata key
+/// `labels`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Labels {
+    /// Integers.
+    Integers(Vec<i64>),
+    /// Other numbers.
+    Numbers(Vec<f64>),
+    /// Strings.
+    Strings(Vec<String>),
+}
+
+impl Labels {
+    /// How many labels there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Labels::Integers(v) => v.len(),
+            Labels::Numbers(v) => v.len(),
+            Labels::Strings(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Saves `net` to `path` as safetensors (atomically).
 pub fn save_model(path: &Path, net: &Network, provenance: &Provenance) -> Result<()> {
-    let meta = base_metadata(net, provenance);
-    write(path, net, meta, &[])
+    crate::files::write_bytes(path, &model_bytes(net, provenance)?)
+}
+
+/// The bytes [`save_model`] writes, for keeping a model in memory (the
+/// Python binding pickles models through them); [`load_bytes`] reads them.
+///
+/// Fails if `provenance.labels` does not hold one label per class.
+pub fn model_bytes(net: &Network, provenance: &Provenance) -> Result<Vec<u8>> {
+    let meta = base_metadata(net, provenance)?;
+    serialize(net, meta, &[]).map_err(|e| Error::Config(format!("cannot serialize: {e}")))
 }
 
 /// A model read back, with what its file said about it.
@@ -133,8 +180,25 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     }
     let expected = 2 * layers.len();
     let network = Network::from_parts(arch, layers, class_names).map_err(|e| bad(e.to_string()))?;
+    let labels = match meta.get("labels") {
+        None => None,
+        Some(text) => {
+            let labels: Labels = serde_json::from_str(text).map_err(|_| {
+                bad("metadata `labels` is not an array of integers, numbers or strings".into())
+            })?;
+            if labels.len() != network.architecture().classes {
+                return Err(bad(format!(
+                    "metadata `labels` has {} labels for {} classes",
+                    labels.len(),
+                    network.architecture().classes
+                )));
+            }
+            Some(labels)
+        }
+    };
     let provenance = Provenance {
         dataset: meta.get("dataset").cloned().unwrap_or_default(),
+        labels,
     };
     let checkpoint = match meta.get("train_config") {
         None => {
@@ -210,8 +274,7 @@ pub fn fuzz_load(data: &[u8]) {
                 assert_eq!(layer.bias.len(), width);
                 fan_in = width;
             }
-            let meta = base_metadata(net, &loaded.provenance);
-            let bytes = serialize(net, meta, &[]).expect("a loaded model serializes");
+            let bytes = model_bytes(net, &loaded.provenance).expect("a loaded model serializes");
             let back = load_bytes(path, &bytes).expect("a saved model loads");
             assert_eq!(back.network.layers(), net.layers());
         }
@@ -229,8 +292,16 @@ pub fn checkpoint_path(dir: &Path, epochs: usize) -> PathBuf {
 pub fn save_checkpoint(dir: &Path, trainer: &Trainer, provenance: &Provenance) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = checkpoint_path(dir, trainer.epochs_done());
+    crate::files::write_bytes(&path, &checkpoint_bytes(trainer, provenance)?)?;
+    Ok(path)
+}
+
+/// The bytes [`save_checkpoint`] writes: the trainer's network, optimizer
+/// state and history, for keeping a run in memory; [`load_bytes`] reads
+/// them, and [`Trainer::resume`] continues from what it read.
+pub fn checkpoint_bytes(trainer: &Trainer, provenance: &Provenance) -> Result<Vec<u8>> {
     let net = trainer.network();
-    let mut meta = base_metadata(net, provenance);
+    let mut meta = base_metadata(net, provenance)?;
     let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
     meta.insert(
         "train_config".into(),
@@ -255,13 +326,12 @@ pub fn save_checkpoint(dir: &Path, trainer: &Trainer, provenance: &Provenance) -
         .into_iter()
         .map(|(name, data)| (format!("optimizer.{name}"), data))
         .collect();
-    write(&path, net, meta, &extra)?;
-    Ok(path)
+    serialize(net, meta, &extra).map_err(|e| Error::Config(format!("cannot serialize: {e}")))
 }
 
-fn base_metadata(net: &Network, provenance: &Provenance) -> HashMap<String, String> {
+fn base_metadata(net: &Network, provenance: &Provenance) -> Result<HashMap<String, String>> {
     let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
-    HashMap::from([
+    let mut meta = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         (
@@ -277,19 +347,18 @@ fn base_metadata(net: &Network, provenance: &Provenance) -> HashMap<String, Stri
             json(serde_json::to_string(net.class_names())),
         ),
         ("dataset".to_string(), provenance.dataset.clone()),
-    ])
-}
-
-/// Serializes the layers plus `extra` tensors and writes them atomically.
-fn write(
-    path: &Path,
-    net: &Network,
-    meta: HashMap<String, String>,
-    extra: &[(String, &[f32])],
-) -> Result<()> {
-    let bytes = serialize(net, meta, extra)
-        .map_err(|e| Error::invalid(path, format!("cannot serialize: {e}")))?;
-    crate::files::write_bytes(path, &bytes)
+    ]);
+    if let Some(labels) = &provenance.labels {
+        if labels.len() != net.architecture().classes {
+            return Err(Error::Config(format!(
+                "{} labels for {} classes",
+                labels.len(),
+                net.architecture().classes
+            )));
+        }
+        meta.insert("labels".to_string(), json(serde_json::to_string(labels)));
+    }
+    Ok(meta)
 }
 
 /// The safetensors bytes of the layers plus `extra` tensors, with the

@@ -21,6 +21,11 @@ pub enum Preprocess {
     KerasNormalize,
     /// `(pixel / 255 - mean) / std` over the training set.
     Standardize,
+    /// The values as they are: u8 pixels become 0.0–255.0, and f32 inputs
+    /// (which are never preprocessed) are recorded as such.
+    #[serde(rename = "none")]
+    #[cfg_attr(feature = "cli", value(name = "none"))]
+    Identity,
 }
 
 impl Preprocess {
@@ -31,6 +36,7 @@ impl Preprocess {
             Preprocess::Scale => FittedPreprocess::Scale,
             Preprocess::KerasNormalize => FittedPreprocess::KerasNormalize,
             Preprocess::Standardize => FittedPreprocess::standardize_from(train_pixels),
+            Preprocess::Identity => FittedPreprocess::Identity,
         }
     }
 
@@ -40,6 +46,7 @@ impl Preprocess {
             Preprocess::Scale => "scale",
             Preprocess::KerasNormalize => "keras-normalize",
             Preprocess::Standardize => "standardize",
+            Preprocess::Identity => "none",
         }
     }
 }
@@ -61,6 +68,10 @@ pub enum FittedPreprocess {
         /// Standard deviation of `pixel / 255` over the training set.
         std: f32,
     },
+    /// The values as they are (see [`Preprocess::Identity`]): what a
+    /// network trained on f32 inputs records.
+    #[serde(rename = "none")]
+    Identity,
 }
 
 impl FittedPreprocess {
@@ -70,6 +81,7 @@ impl FittedPreprocess {
             FittedPreprocess::Scale => Preprocess::Scale,
             FittedPreprocess::KerasNormalize => Preprocess::KerasNormalize,
             FittedPreprocess::Standardize { .. } => Preprocess::Standardize,
+            FittedPreprocess::Identity => Preprocess::Identity,
         }
     }
 
@@ -128,6 +140,7 @@ impl FittedPreprocess {
         match *self {
             FittedPreprocess::Scale => out[0] = 1.0 / 255.0,
             FittedPreprocess::Standardize { std, .. } => out[0] = 1.0 / (255.0 * std),
+            FittedPreprocess::Identity => out[0] = 1.0,
             FittedPreprocess::KerasNormalize => {
                 let mut sq = [0u32; 64];
                 let sq = if cols <= 64 {

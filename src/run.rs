@@ -138,7 +138,7 @@ pub fn model_dataset(model: &Path, loaded: &Loaded, given: Option<&str>) -> Resu
     };
     let ds = Dataset::open_test(&spec.parse()?)?;
     let arch = loaded.network.architecture();
-    if (arch.rows, arch.cols) != (ds.rows(), ds.cols()) {
+    if !crate::samples::network_takes((arch.rows, arch.cols), (ds.rows(), ds.cols())) {
         return Err(Error::invalid(
             model,
             format!(
@@ -351,6 +351,7 @@ impl TrainRun {
     pub fn provenance(&self) -> Provenance {
         Provenance {
             dataset: self.dataset_spec.clone(),
+            labels: None,
         }
     }
 

@@ -108,7 +108,7 @@ impl<'a> Samples<'a> {
     /// predicting `classes` classes, and every label against `classes`,
     /// once, so that the training step needs no checks.
     pub(crate) fn check(&self, rows: usize, cols: usize, classes: usize) -> Result<()> {
-        if (self.rows, self.cols) != (rows, cols) {
+        if !network_takes((rows, cols), (self.rows, self.cols)) {
             return Err(Error::Config(format!(
                 "images are {}x{} but the network takes {rows}x{cols}",
                 self.rows, self.cols
@@ -130,4 +130,12 @@ impl<'a> Samples<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether a network of `net` (rows × cols) images takes images of
+/// `images` (rows × cols): the same shape, or, for a flat network (one
+/// row, as a scikit-learn estimator trained on 2-D arrays builds it), any
+/// shape of as many pixels, each image read row-major.
+pub(crate) fn network_takes(net: (usize, usize), images: (usize, usize)) -> bool {
+    net == images || (net.0 == 1 && images.0.checked_mul(images.1) == Some(net.1))
 }

@@ -44,6 +44,7 @@ fn save_load_gives_identical_predictions() {
     let (net, pixels, labels) = trained(2, None);
     let prov = Provenance {
         dataset: "toy".into(),
+        labels: None,
     };
     save_model(&path, &net, &prov).unwrap();
     let loaded = load_model(&path).unwrap();
@@ -169,6 +170,7 @@ fn the_same_network_saves_to_the_same_bytes() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let prov = Provenance {
         dataset: "toy".into(),
+        labels: None,
     };
     save_model(&a, &net, &prov).unwrap();
     save_model(&b, &net, &prov).unwrap();

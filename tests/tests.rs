@@ -7,6 +7,7 @@ mod gemm;
 mod hostile;
 mod idx;
 mod model;
+mod onnx;
 mod parallel;
 mod presets;
 mod sweep;

@@ -291,12 +291,14 @@ impl TrainConfig {
     }
 
     /// A fresh network for the images of `train` and the classes named by
-    /// `classes`, its preprocessing constants measured on `train`'s pixels.
+    /// `classes`, its preprocessing constants measured on `train`'s pixels
+    /// (f32 values are used as given, and the network records
+    /// [`Preprocess::Identity`]).
     pub fn build_network(&self, train: &Samples, classes: &[String]) -> Result<Network> {
         self.validate()?;
         let preprocess = match train.images {
             Images::U8(p) => self.preprocess.fit(p),
-            Images::F32(_) => crate::preprocess::FittedPreprocess::Scale,
+            Images::F32(_) => crate::preprocess::FittedPreprocess::Identity,
         };
         let arch = Architecture {
             rows: train.rows,

@@ -34,6 +34,8 @@ pub enum Command {
     /// Train many runs at once: every combination of train flags given as
     /// lists, and seeds; resumable, shardable (`sweep merge` joins shards).
     Sweep(fastnn::sweep::SweepArgs),
+    /// Write a saved model as an ONNX graph (raw pixels in, probabilities out).
+    Export(fastnn::onnx::ExportOptions),
 }
 
 /// The engine's threads.

@@ -55,6 +55,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sweep(a) => Ok(fastnn::sweep::run_cli(a, &mut |l| {
             let _ = writeln!(std::io::stdout(), "{l}");
         })?),
+        Command::Export(a) => {
+            say!("{}\n", a.run()?);
+            Ok(())
+        }
     }
 }
 
