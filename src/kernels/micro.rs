@@ -199,7 +199,7 @@ unsafe fn finish<L: Lanes, const R: usize, const NV: usize>(
 /// A hint to fetch the cache line holding `p` into L1 (nothing off
 /// x86-64). Never faults, whatever `p` points at.
 #[inline(always)]
-fn prefetch(p: *const f32) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -201,6 +201,7 @@ use check::check_operands;
 pub use cpu::{compiled_features, detected_features, ensure_supported, measure_fma_peak_gflops};
 #[doc(hidden)]
 pub use eltwise::UpdateRule;
+pub(crate) use micro::prefetch;
 pub use tiles::describe;
 #[doc(hidden)]
 pub use tiles::{SimdTile, TileSelection, selected_tile, simd_tiles};

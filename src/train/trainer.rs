@@ -366,6 +366,7 @@ impl Trainer {
                     epoch: epoch as u64,
                     step: s as u64,
                 });
+                train.prefetch(&order[((s + 1) * bs).min(n)..((s + 2) * bs).min(n)]);
                 let (l, c) = workspace.step(net, optimizer, train, rows, par);
                 if !l.is_finite() {
                     return Err(Error::Diverged(format!(
