@@ -179,9 +179,9 @@ pub fn evaluate(engine: &Engine, net: &Network, samples: &Samples) -> Result<Eva
         return Err(Error::Config("no images to evaluate".into()));
     }
     let classes = arch.classes;
-    engine.install(|| {
-        let par = engine.parallelism();
-        let mut ws = Workspace::new(net, EVAL_BATCH.min(samples.len()), false);
+    let batch = EVAL_BATCH.min(samples.len());
+    engine.run(largest_product(net, batch), |par| {
+        let mut ws = Workspace::new(net, batch, false);
         let order: Vec<u32> = (0..samples.len() as u32).collect();
         let (mut loss, mut correct) = (0.0f64, 0usize);
         let mut confusion = vec![vec![0u32; classes]; classes];
@@ -263,9 +263,9 @@ pub fn predict(
         cols: arch.cols,
     };
     let rows: Vec<u32> = indices.iter().map(|&i| i as u32).collect();
-    engine.install(|| {
-        let par = engine.parallelism();
-        let mut ws = Workspace::new(net, EVAL_BATCH.min(indices.len()), false);
+    let batch = EVAL_BATCH.min(indices.len());
+    engine.run(largest_product(net, batch), |par| {
+        let mut ws = Workspace::new(net, batch, false);
         let mut out = Vec::with_capacity(indices.len());
         for chunk in rows.chunks(ws.batch()) {
             ws.forward(net, &samples, chunk, par);
@@ -280,6 +280,16 @@ pub fn predict(
         }
         Ok(out)
     })
+}
+
+/// The largest `m · n · k` of a forward pass over `batch` images: what
+/// decides whether its products split over threads.
+fn largest_product(net: &Network, batch: usize) -> usize {
+    net.layers()
+        .iter()
+        .map(|l| batch.saturating_mul(l.inputs).saturating_mul(l.outputs))
+        .max()
+        .unwrap_or(0)
 }
 
 /// The error for outputs that are NaN or infinite: a network whose

@@ -224,3 +224,46 @@ fn absurd_architectures_are_refused_before_allocating() {
         assert!(err.contains(needle), "{rows} {hidden}: {err}");
     }
 }
+
+/// A prediction's bits depend neither on the engine's threads nor on the
+/// batch it is made in: small batches run on the caller's thread, large
+/// ones split over the pool (`Engine::run`).
+#[test]
+fn predictions_agree_bit_for_bit_across_threads_and_batches() {
+    let (n, k) = (700usize, 784usize);
+    let mut state = 7u32;
+    let pixels: Vec<u8> = (0..n * k)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let s = Samples::from_u8(&pixels, &labels, 28, 28);
+    let classes: Vec<String> = (0..10).map(|c| c.to_string()).collect();
+    let net = TrainConfig::default().build_network(&s, &classes).unwrap();
+    let all: Vec<usize> = (0..n).collect();
+    let want = predict(&engine(1), &net, Images::U8(&pixels), &all).unwrap();
+    let as_bits = |p: &[f32]| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for threads in [1, 2, 3] {
+        let e = engine(threads);
+        let batch = predict(&e, &net, Images::U8(&pixels), &all).unwrap();
+        assert_eq!(batch, want, "{threads} threads, one batch of {n}");
+        for i in [0, 1, 350, n - 1] {
+            let one = predict(&e, &net, Images::U8(&pixels), &[i]).unwrap();
+            assert_eq!(
+                as_bits(&one[0]),
+                as_bits(&want[i]),
+                "image {i}, {threads} threads"
+            );
+        }
+        let ev = evaluate(&e, &net, &s).unwrap();
+        assert_eq!(
+            ev,
+            evaluate(&engine(1), &net, &s).unwrap(),
+            "{threads} threads"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::kernels::Parallelism;
+use crate::kernels::params::PAR_THRESHOLD;
 use crate::{Error, Result};
 
 /// The most threads an engine may have: far more than any machine fastnn's
@@ -66,6 +67,27 @@ impl Engine {
         self.pool.install(f)
     }
 
+    /// Runs `f` with the parallelism its products should use, given the
+    /// largest product's size (`m · n · k`): work that no product would
+    /// split (a one-thread engine, or every product below the kernels'
+    /// threshold) runs right here on the caller's thread, sequentially,
+    /// which spares the hand-over to a pool worker and back (20–50 µs on a
+    /// virtual machine, several times a batch-1 prediction); the rest runs
+    /// on the pool. The bits are the same either way: products give the
+    /// same result split or not. `f` must use no rayon pool but through
+    /// the parallelism it is given.
+    pub(crate) fn run<R: Send>(
+        &self,
+        largest_product: usize,
+        f: impl FnOnce(Parallelism) -> R + Send,
+    ) -> R {
+        if self.threads() == 1 || largest_product < PAR_THRESHOLD {
+            f(Parallelism::Sequential)
+        } else {
+            self.install(|| f(self.parallelism()))
+        }
+    }
+
     /// How products split on this engine: over its threads, or not at all
     /// for one thread.
     pub(crate) fn parallelism(&self) -> Parallelism {
@@ -106,5 +128,20 @@ mod tests {
             Engine::new(1).unwrap().parallelism(),
             Parallelism::Sequential
         );
+    }
+
+    #[test]
+    fn small_or_one_thread_work_runs_on_the_callers_thread() {
+        let where_ = |e: &Engine, size: usize| {
+            e.run(size, |par| (par, rayon::current_thread_index().is_some()))
+        };
+        let (one, two) = (Engine::new(1).unwrap(), Engine::new(2).unwrap());
+        // (parallelism, on a pool thread)
+        assert_eq!(where_(&one, usize::MAX), (Parallelism::Sequential, false));
+        assert_eq!(
+            where_(&two, PAR_THRESHOLD - 1),
+            (Parallelism::Sequential, false)
+        );
+        assert_eq!(where_(&two, PAR_THRESHOLD), (Parallelism::Tiles, true));
     }
 }

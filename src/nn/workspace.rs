@@ -104,9 +104,9 @@ const NORM_CHUNK: usize = 4096;
 
 impl Workspace {
     /// Buffers for batches of up to `batch` images (`with_grads`: for
-    /// training steps). Also sizes the kernels' per-thread buffers on every
-    /// thread of the current rayon pool: the engine creates it inside the
-    /// pool it will run on.
+    /// training steps, which also sizes the kernels' per-thread buffers on
+    /// every thread of the current rayon pool: the trainer creates it
+    /// inside the pool it will run on).
     pub fn new(net: &Network, batch: usize, with_grads: bool) -> Workspace {
         let arch = net.architecture();
         let widths: Vec<usize> = arch.widths().collect();
@@ -138,7 +138,12 @@ impl Workspace {
                 AlignedVec::zeros(if split { len } else { 0 })
             })
             .collect();
-        crate::kernels::prepare_threads(widths.iter().copied().max().unwrap_or(0));
+        if with_grads {
+            // Evaluation allocates freely; an evaluation workspace may be
+            // built outside any pool, on the caller's thread (see
+            // `Engine::run`), where a broadcast would reach the global pool.
+            crate::kernels::prepare_threads(widths.iter().copied().max().unwrap_or(0));
+        }
         Workspace {
             batch,
             acts: widths.iter().map(|&w| per_layer(w)).collect(),
