@@ -125,7 +125,13 @@ impl<'a> Samples<'a> {
                 continue;
             }
             let start = r * image_bytes;
-            for off in (0..image_bytes).step_by(LINE) {
+            // One hint per line from the image's start, and one for the
+            // line holding its last byte (an image need not start on a
+            // line).
+            let offsets = (0..image_bytes)
+                .step_by(LINE)
+                .chain(image_bytes.checked_sub(1));
+            for off in offsets {
                 // `wrapping_add` keeps this free of `unsafe`: the address is
                 // inside the images (r < len, off < image_bytes), and a
                 // prefetch never faults anyway.
