@@ -142,24 +142,18 @@ impl FittedPreprocess {
             FittedPreprocess::Standardize { std, .. } => out[0] = 1.0 / (255.0 * std),
             FittedPreprocess::Identity => out[0] = 1.0,
             FittedPreprocess::KerasNormalize => {
-                let mut sq = [0u32; 64];
-                let sq = if cols <= 64 {
-                    &mut sq[..cols]
-                } else {
+                if cols > NARROW_COLS || image.len() / cols > NARROW_ROWS {
                     return keras_normalize_wide(image, cols, out);
-                };
-                for row in image.chunks_exact(cols) {
-                    for (s, &p) in sq.iter_mut().zip(row) {
-                        *s += p as u32 * p as u32;
-                    }
                 }
-                for (o, &s) in out.iter_mut().zip(sq.iter()) {
-                    *o = if s == 0 {
-                        1.0
-                    } else {
-                        1.0 / (s as f64).sqrt() as f32
-                    };
-                }
+                // All 32 lanes, so that the square roots and divisions
+                // run as vectors (each still correctly rounded, as in the
+                // wide path).
+                let sq = column_squares_narrow(image, cols);
+                let factors: [f32; NARROW_COLS] = std::array::from_fn(|j| {
+                    let norm = (sq[j] as f64).sqrt() as f32;
+                    if sq[j] == 0 { 1.0 } else { 1.0 / norm }
+                });
+                out[..cols].copy_from_slice(&factors[..cols]);
             }
         }
     }
@@ -179,6 +173,40 @@ impl FittedPreprocess {
 
 /// `keras-normalize` for images wider than 64 columns (rare), without the
 /// stack buffer.
+/// Widest image (in columns) whose column sums [`column_squares_narrow`]
+/// keeps in registers.
+const NARROW_COLS: usize = 32;
+/// Tallest image whose column sums of squared bytes fit in a `u32`.
+const NARROW_ROWS: usize = (u32::MAX / (255 * 255)) as usize;
+
+/// The sum of squared pixels of each column of an image at most
+/// [`NARROW_COLS`] wide (the lanes past `cols` are zero). Each row is read
+/// as 32 bytes, the bytes past the row masked to zero, so that the 32
+/// sums stay in two vector registers instead of going through memory
+/// every row (4 µs of a batch-32 `mnist` step before); the sums are exact
+/// integers, so the result is the same as any other order's.
+fn column_squares_narrow(image: &[u8], cols: usize) -> [u32; NARROW_COLS] {
+    debug_assert!((1..=NARROW_COLS).contains(&cols));
+    let keep: [u32; NARROW_COLS] = std::array::from_fn(|j| u32::from(j < cols));
+    let mut acc = [0u32; NARROW_COLS];
+    for start in (0..image.len() / cols * cols).step_by(cols) {
+        let px: [u8; NARROW_COLS] = match image.get(start..start + NARROW_COLS) {
+            Some(run) => run.try_into().expect("32 bytes"),
+            None => {
+                // The last rows: pad the image's end with zeros.
+                let mut padded = [0u8; NARROW_COLS];
+                padded[..image.len() - start].copy_from_slice(&image[start..]);
+                padded
+            }
+        };
+        for ((a, &p), &k) in acc.iter_mut().zip(&px).zip(&keep) {
+            let p = u32::from(p) * k;
+            *a += p * p;
+        }
+    }
+    acc
+}
+
 fn keras_normalize_wide(image: &[u8], cols: usize, out: &mut [f32]) {
     for (c, o) in out.iter_mut().enumerate().take(cols) {
         let s: u64 = image
@@ -198,6 +226,47 @@ fn keras_normalize_wide(image: &[u8], cols: usize, out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrow_column_sums_equal_the_plain_sums() {
+        let mut state = 99u32;
+        let mut byte = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        };
+        for cols in 1..=NARROW_COLS {
+            for rows in [1, 2, 3, 28, 33] {
+                let image: Vec<u8> = (0..rows * cols).map(|_| byte()).collect();
+                let got = column_squares_narrow(&image, cols);
+                for c in 0..NARROW_COLS {
+                    let want: u32 = if c < cols {
+                        image
+                            .iter()
+                            .skip(c)
+                            .step_by(cols)
+                            .map(|&p| p as u32 * p as u32)
+                            .sum()
+                    } else {
+                        0
+                    };
+                    assert_eq!(got[c], want, "{rows}x{cols}, column {c}");
+                }
+                // And the factors equal the wide path's.
+                let (mut a, mut b) = (vec![0.0; cols], vec![0.0; cols]);
+                FittedPreprocess::KerasNormalize.fill_scale(&image, cols, &mut a);
+                keras_normalize_wide(&image, cols, &mut b);
+                assert_eq!(a, b, "{rows}x{cols}");
+            }
+        }
+        // A column too tall for u32 sums takes the wide path: no overflow.
+        let tall = vec![255u8; NARROW_ROWS + 1];
+        let mut out = [0.0];
+        FittedPreprocess::KerasNormalize.fill_scale(&tall, 1, &mut out);
+        let want = 1.0 / ((255.0f64 * 255.0 * (NARROW_ROWS + 1) as f64).sqrt() as f32);
+        assert_eq!(out[0], want);
+    }
 
     #[test]
     fn keras_normalize_divides_each_column_by_its_norm() {
