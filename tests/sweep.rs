@@ -710,7 +710,9 @@ fn interrupt(signal: &str, args: &[&str], out: &Path, before: usize) -> usize {
         assert!(!o.status.success(), "{signal}");
         assert!(
             err.contains("interrupted:") && err.contains("the same command"),
-            "{err}"
+            "{signal} status {:?} done {done} stderr [{err}] stdout [{}]",
+            o.status,
+            String::from_utf8_lossy(&o.stdout)
         );
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }

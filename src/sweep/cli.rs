@@ -294,17 +294,24 @@ fn throughput_line(s: &RunStats, p: &Packing) -> String {
     )
 }
 
-/// Whether a sweep is running with [`StopOnSignals`], and whether the
-/// signal that stops it was taken already.
-static SWEEPING: AtomicBool = AtomicBool::new(false);
+/// Whether a sweep in this process has begun to take signals
+/// ([`StopOnSignals`]), and whether the signal that stops it was taken
+/// already. Never reset when the sweep ends: the binary's handler runs on
+/// a thread of its own, after the signal has already set the sweep's stop
+/// flag, and the sweep may by then have stopped and be printing why; were
+/// the flag reset, that late handler would take the signal for one outside
+/// a sweep and end the process mid-message (seen under load in the
+/// SIGTERM test). A `fastnn sweep` command ends with its sweep anyway.
+static SWEEP_STARTED: AtomicBool = AtomicBool::new(false);
 static FIRST_SIGNAL_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// For the process's own Ctrl-C/SIGTERM handler (the binary's, which
-/// removes temporary files and exits): true, once, while a sweep runs, and
-/// then the handler should return and let the sweep stop cleanly; false
-/// otherwise (a second signal, or no sweep), and the handler goes on.
+/// removes temporary files and exits): true, once, after a sweep has begun
+/// to take signals, and then the handler should return and let the sweep
+/// stop cleanly; false otherwise (a second signal, or no sweep yet), and
+/// the handler goes on.
 pub fn first_signal_stops_sweep() -> bool {
-    SWEEPING.load(Ordering::SeqCst) && !FIRST_SIGNAL_TAKEN.swap(true, Ordering::SeqCst)
+    SWEEP_STARTED.load(Ordering::SeqCst) && !FIRST_SIGNAL_TAKEN.swap(true, Ordering::SeqCst)
 }
 
 /// Ctrl-C and SIGTERM (what Slurm and Kubernetes send before killing a
@@ -321,23 +328,19 @@ struct StopOnSignals {
 impl StopOnSignals {
     fn install() -> Result<StopOnSignals> {
         let flag = Arc::new(AtomicBool::new(false));
-        FIRST_SIGNAL_TAKEN.store(false, Ordering::SeqCst);
-        SWEEPING.store(true, Ordering::SeqCst);
+        // The sweep's flag first: a signal in between then both stops the
+        // sweep and, not yet taken for it, ends the process as before.
         #[cfg(unix)]
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(signal, Arc::clone(&flag))
                 .map_err(|e| Error::Config(format!("cannot handle signals: {e}")))?;
         }
+        FIRST_SIGNAL_TAKEN.store(false, Ordering::SeqCst);
+        SWEEP_STARTED.store(true, Ordering::SeqCst);
         Ok(StopOnSignals { flag })
     }
 
     fn flag(&self) -> &AtomicBool {
         &self.flag
-    }
-}
-
-impl Drop for StopOnSignals {
-    fn drop(&mut self) {
-        SWEEPING.store(false, Ordering::SeqCst);
     }
 }
