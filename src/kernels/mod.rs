@@ -362,8 +362,7 @@ pub fn gemm_with(
     epilogue: Epilogue<'_>,
     par: Parallelism,
 ) {
-    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
-    check_operands(&a, &b, &c, beta, &epilogue);
+    check_gemm(&a, &b, beta, &c, &epilogue);
     match choice {
         KernelChoice::Simd => selected_tile().tile.run(a, b, beta, c, epilogue, par),
         KernelChoice::Scalar => {
@@ -389,9 +388,15 @@ pub fn gemm_tile(
     epilogue: Epilogue<'_>,
     par: Parallelism,
 ) {
-    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
-    check_operands(&a, &b, &c, beta, &epilogue);
+    check_gemm(&a, &b, beta, &c, &epilogue);
     tile.run(a, b, beta, c, epilogue, par)
+}
+
+/// The checks every product entry makes before running: beta is 0 or 1,
+/// and the operands agree ([`check_operands`]).
+fn check_gemm(a: &ARef<'_>, b: &MatRef<'_>, beta: f32, c: &MatMut<'_>, epilogue: &Epilogue<'_>) {
+    assert!(beta == 0.0 || beta == 1.0, "gemm: beta must be 0 or 1");
+    check_operands(a, b, c, beta, epilogue);
 }
 
 /// The scalar micro-kernels (the safe fallback).
